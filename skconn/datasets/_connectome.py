@@ -1,0 +1,321 @@
+"""The validated container for one parcellated dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.spatial.distance import cdist
+
+__all__ = ["REGION_COLUMNS", "Connectome"]
+
+#: Columns every region table carries, in this order.
+REGION_COLUMNS = ("label", "hemisphere", "structure", "x", "y", "z")
+_HEMISPHERES = {"L", "R", "B"}
+_STRUCTURES = {"cortex", "subcortex"}
+
+
+def _as_region_table(regions: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(regions, pd.DataFrame):
+        raise TypeError(
+            f"regions must be a pandas.DataFrame with columns {list(REGION_COLUMNS)}, "
+            f"got {type(regions).__name__}"
+        )
+    missing = [c for c in REGION_COLUMNS if c not in regions.columns]
+    if missing:
+        raise ValueError(
+            f"regions is missing the column(s) {missing}; expected {list(REGION_COLUMNS)}"
+        )
+    table = regions.loc[:, list(REGION_COLUMNS)].reset_index(drop=True).copy()
+    if len(table) < 2:
+        raise ValueError(f"regions must list at least 2 regions, got {len(table)}")
+    table["label"] = table["label"].astype(str)
+    duplicated = table["label"][table["label"].duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(f"regions has duplicate labels: {duplicated[:5]}")
+    table["hemisphere"] = table["hemisphere"].astype(str)
+    bad = sorted(set(table["hemisphere"]) - _HEMISPHERES)
+    if bad:
+        raise ValueError(f"regions.hemisphere must be one of L, R, B; got {bad}")
+    table["structure"] = table["structure"].astype(str)
+    bad = sorted(set(table["structure"]) - _STRUCTURES)
+    if bad:
+        raise ValueError(f"regions.structure must be 'cortex' or 'subcortex'; got {bad}")
+    try:
+        xyz = table[["x", "y", "z"]].to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"regions x, y, z must be numeric MNI coordinates: {exc}") from None
+    if not np.isfinite(xyz).all():
+        raise ValueError("regions x, y, z contain NaN or infinite coordinates")
+    table[["x", "y", "z"]] = xyz
+    return table
+
+
+def _as_expression(expression: pd.DataFrame, labels: pd.Index) -> pd.DataFrame:
+    if not isinstance(expression, pd.DataFrame):
+        raise TypeError(
+            "expression must be a pandas.DataFrame (regions x genes, gene symbols as columns), "
+            f"got {type(expression).__name__}"
+        )
+    if expression.shape[0] != len(labels):
+        raise ValueError(
+            f"expression has {expression.shape[0]} rows but regions has {len(labels)} regions"
+        )
+    if expression.shape[1] == 0:
+        raise ValueError("expression has no gene columns")
+    index = expression.index.astype(str)
+    if isinstance(expression.index, pd.RangeIndex):
+        expression = expression.set_axis(labels, axis=0)
+    elif not index.equals(labels):
+        if set(index) != set(labels):
+            extra = sorted(set(index) - set(labels))[:5]
+            lacking = sorted(set(labels) - set(index))[:5]
+            raise ValueError(
+                "expression index does not match regions.label: "
+                f"not in regions {extra}, missing from expression {lacking}"
+            )
+        expression = expression.set_axis(index, axis=0).loc[labels]
+    columns = expression.columns.astype(str)
+    if columns.duplicated().any():
+        repeated = columns[columns.duplicated()][:5].tolist()
+        raise ValueError(f"expression has duplicate gene columns: {repeated}")
+    try:
+        values = expression.to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"expression must be numeric: {exc}") from None
+    if np.isinf(values).any():
+        raise ValueError("expression contains infinite values")
+    nan_rows = np.isnan(values).all(axis=1)
+    partial = np.isnan(values).any(axis=1) & ~nan_rows
+    if partial.any():
+        raise ValueError(
+            "expression rows may be complete or entirely NaN (an unsampled region), but "
+            f"{int(partial.sum())} row(s) are partly NaN, e.g. {list(labels[partial][:3])}"
+        )
+    return pd.DataFrame(values, index=pd.Index(labels, name="label"), columns=columns)
+
+
+def _as_connectivity(connectivity, labels: pd.Index, name: str = "connectivity") -> np.ndarray:
+    if isinstance(connectivity, pd.DataFrame):
+        idx = connectivity.index.astype(str)
+        cols = connectivity.columns.astype(str)
+        if not isinstance(connectivity.index, pd.RangeIndex) and not idx.equals(labels):
+            raise ValueError(f"{name} row labels do not match regions.label")
+        if not isinstance(connectivity.columns, pd.RangeIndex) and not cols.equals(labels):
+            raise ValueError(f"{name} column labels do not match regions.label")
+    try:
+        fc = np.asarray(connectivity, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric (R, R) array: {exc}") from None
+    n = len(labels)
+    if fc.shape != (n, n):
+        raise ValueError(f"{name} must have shape ({n}, {n}) to match regions, got {fc.shape}")
+    if not np.isfinite(fc).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if not np.allclose(fc, fc.T, rtol=1e-6, atol=1e-8):
+        worst = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(fc - fc.T)), fc.shape))
+        raise ValueError(
+            f"{name} must be symmetric; entry {worst} differs from its transpose by "
+            f"{abs(fc[worst] - fc[worst[::-1]]):.3g}"
+        )
+    return (fc + fc.T) / 2
+
+
+def _as_subject_connectivity(subject_connectivity, labels: pd.Index) -> np.ndarray | None:
+    if subject_connectivity is None:
+        return None
+    try:
+        sfc = np.asarray(subject_connectivity, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"subject_connectivity must be numeric (S, R, R): {exc}") from None
+    n = len(labels)
+    if sfc.ndim != 3 or sfc.shape[1:] != (n, n) or sfc.shape[0] == 0:
+        raise ValueError(f"subject_connectivity must have shape (S, {n}, {n}), got {sfc.shape}")
+    if np.isinf(sfc).any():
+        raise ValueError(
+            "subject_connectivity contains infinite values (use NaN for missing edges)"
+        )
+    sym = np.where(np.isnan(sfc), 0, sfc)
+    if not np.allclose(sym, np.swapaxes(sym, 1, 2), rtol=1e-6, atol=1e-8):
+        raise ValueError("subject_connectivity must be symmetric in its last two axes")
+    return sfc
+
+
+class Connectome:
+    """A parcellated dataset: regions, regional expression and group connectivity.
+
+    Parameters
+    ----------
+    regions : pandas.DataFrame of shape (R, 6)
+        One row per region with columns ``label`` (unique), ``hemisphere``
+        (``"L"``, ``"R"`` or ``"B"`` for bilateral/midline), ``structure``
+        (``"cortex"`` or ``"subcortex"``) and the MNI centroid ``x``, ``y``, ``z`` in mm.
+    expression : pandas.DataFrame of shape (R, G)
+        Regional gene expression, gene symbols as columns. Rows are matched to
+        ``regions.label`` by index (a default ``RangeIndex`` means regions order).
+        A row that is entirely NaN marks a region without samples.
+    connectivity : array-like of shape (R, R)
+        Symmetric group-level functional connectivity. The diagonal is kept but
+        never used as a target.
+    subject_connectivity : array-like of shape (S, R, R), default=None
+        Optional subject-level connectivity (NaN where an edge is missing), used
+        for target-side augmentation.
+    name : str, default=None
+        A short name for reports.
+
+    Attributes
+    ----------
+    regions : pandas.DataFrame of shape (R, 6)
+    expression : pandas.DataFrame of shape (R, G)
+    connectivity : ndarray of shape (R, R)
+    subject_connectivity : ndarray of shape (S, R, R) or None
+    name : str or None
+
+    Raises
+    ------
+    ValueError
+        If shapes or labels disagree, the connectivity is not symmetric or not
+        finite, labels repeat, or an expression row is only partly NaN.
+
+    See Also
+    --------
+    skconn.datasets.load_connectome : Read a dataset folder.
+    skconn.pairs.make_pairs : Turn a connectome into estimator input.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skconn.datasets import Connectome
+    >>> regions = pd.DataFrame({"label": ["a", "b", "c"], "hemisphere": ["L", "L", "R"],
+    ...                         "structure": "cortex", "x": [-30., -20., 25.],
+    ...                         "y": [0., 10., 5.], "z": [0., 5., 0.]})
+    >>> expression = pd.DataFrame([[0.1, 0.5], [0.2, 0.4], [0.9, 0.3]], columns=["G1", "G2"])
+    >>> fc = np.array([[1, .5, .2], [.5, 1, .3], [.2, .3, 1]])
+    >>> c = Connectome(regions, expression, fc, name="toy")
+    >>> c
+    Connectome(name='toy', n_regions=3, n_genes=2, n_subjects=0)
+    >>> c.distances().round(1)[0]
+    array([ 0. , 15. , 55.2])
+    """
+
+    def __init__(
+        self,
+        regions: pd.DataFrame,
+        expression: pd.DataFrame,
+        connectivity,
+        *,
+        subject_connectivity=None,
+        name: str | None = None,
+    ) -> None:
+        self.regions = _as_region_table(regions)
+        labels = pd.Index(self.regions["label"], name="label")
+        self.expression = _as_expression(expression, labels)
+        self.connectivity = _as_connectivity(connectivity, labels)
+        self.subject_connectivity = _as_subject_connectivity(subject_connectivity, labels)
+        self.name = name
+
+    def __repr__(self) -> str:
+        n_sub = 0 if self.subject_connectivity is None else self.subject_connectivity.shape[0]
+        return (
+            f"Connectome(name={self.name!r}, n_regions={self.n_regions}, "
+            f"n_genes={self.n_genes}, n_subjects={n_sub})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Connectome):
+            return NotImplemented
+        same_subjects = (self.subject_connectivity is None) == (other.subject_connectivity is None)
+        if same_subjects and self.subject_connectivity is not None:
+            same_subjects = np.array_equal(
+                self.subject_connectivity, other.subject_connectivity, equal_nan=True
+            )
+        return (
+            self.regions.equals(other.regions)
+            and self.expression.equals(other.expression)
+            and np.array_equal(self.connectivity, other.connectivity)
+            and same_subjects
+        )
+
+    __hash__ = None  # mutable container
+
+    @property
+    def labels(self) -> pd.Index:
+        """Region labels, (R,) Index."""
+        return pd.Index(self.regions["label"], name="label")
+
+    @property
+    def coords(self) -> np.ndarray:
+        """MNI centroids, (R, 3) array in mm."""
+        return self.regions[["x", "y", "z"]].to_numpy(dtype=float)
+
+    @property
+    def genes(self) -> pd.Index:
+        """Gene symbols, (G,) Index."""
+        return self.expression.columns
+
+    @property
+    def n_regions(self) -> int:
+        """Number of regions R."""
+        return len(self.regions)
+
+    @property
+    def n_genes(self) -> int:
+        """Number of genes G."""
+        return self.expression.shape[1]
+
+    @property
+    def sampled(self) -> np.ndarray:
+        """Boolean (R,) mask of regions whose expression row is not all NaN."""
+        return ~np.isnan(self.expression.to_numpy()).all(axis=1)
+
+    def distances(self) -> np.ndarray:
+        """Euclidean distances between region centroids, (R, R) array in mm."""
+        return cdist(self.coords, self.coords)
+
+    def cge(self) -> np.ndarray:
+        """Correlated gene expression, (R, R) Pearson correlation of expression rows.
+
+        Rows and columns of unsampled regions are NaN.
+        """
+        values = self.expression.to_numpy()
+        out = np.full((self.n_regions, self.n_regions), np.nan)
+        ok = self.sampled
+        if ok.sum() >= 2:
+            out[np.ix_(ok, ok)] = np.corrcoef(values[ok])
+        return out
+
+    def subset(self, regions: Sequence[int] | Sequence[str] | np.ndarray) -> Connectome:
+        """Return the connectome restricted to some regions, in the order given.
+
+        Parameters
+        ----------
+        regions : array-like of int, bool or str
+            Region positions, a boolean mask of length R, or region labels.
+
+        Returns
+        -------
+        Connectome
+        """
+        idx = np.asarray(regions)
+        if idx.dtype == bool:
+            if idx.shape != (self.n_regions,):
+                raise ValueError(f"a boolean region mask must have length {self.n_regions}")
+            idx = np.flatnonzero(idx)
+        elif idx.dtype.kind in "USO":
+            pos = pd.Series(np.arange(self.n_regions), index=self.labels)
+            unknown = [str(r) for r in idx if r not in pos.index]
+            if unknown:
+                raise ValueError(f"unknown region labels: {unknown[:5]}")
+            idx = pos.loc[idx].to_numpy()
+        idx = idx.astype(int)
+        sub = None
+        if self.subject_connectivity is not None:
+            sub = self.subject_connectivity[:, idx][:, :, idx]
+        return Connectome(
+            self.regions.iloc[idx],
+            self.expression.iloc[idx],
+            self.connectivity[np.ix_(idx, idx)],
+            subject_connectivity=sub,
+            name=self.name,
+        )

@@ -1,0 +1,118 @@
+"""Reading and writing the dataset folder layout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._connectome import Connectome
+
+__all__ = ["load_connectome", "save_connectome"]
+
+_REGIONS = "regions.csv"
+_EXPRESSION = "expression.csv.gz"
+_CONNECTIVITY = "connectivity.csv.gz"
+_SUBJECTS = "subject_connectivity.npy"
+
+
+def load_connectome(path: str | os.PathLike, *, name: str | None = None) -> Connectome:
+    """Load a dataset folder.
+
+    The folder holds ``regions.csv`` (label, hemisphere, structure, x, y, z),
+    ``expression.csv.gz`` (first column ``label``, one column per gene, rows in
+    regions order) and ``connectivity.csv.gz`` (a square matrix whose header and
+    first column are the labels), and optionally ``subject_connectivity.npy``
+    (an (S, R, R) array of subject-level connectivity).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The dataset folder.
+    name : str, default=None
+        Name of the returned connectome; the folder name by default.
+
+    Returns
+    -------
+    Connectome
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder or one of its three files is missing.
+    ValueError
+        If the files disagree (see :class:`Connectome`).
+
+    See Also
+    --------
+    save_connectome : Write the same layout.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skconn.datasets import load_connectome, save_connectome
+    >>> from skconn.datasets import make_toy_connectome
+    >>> folder = tempfile.mkdtemp()
+    >>> save_connectome(make_toy_connectome(), folder)
+    >>> load_connectome(folder)  # doctest: +ELLIPSIS
+    Connectome(name='tmp...', n_regions=6, n_genes=4, n_subjects=0)
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"dataset folder not found: {folder}")
+    missing = [f for f in (_REGIONS, _EXPRESSION, _CONNECTIVITY) if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"dataset folder {folder} lacks {missing}")
+    regions = pd.read_csv(folder / _REGIONS)
+    expression = pd.read_csv(folder / _EXPRESSION, index_col=0)
+    connectivity = pd.read_csv(folder / _CONNECTIVITY, index_col=0)
+    expression.index = expression.index.astype(str)
+    connectivity.index = connectivity.index.astype(str)
+    connectivity.columns = connectivity.columns.astype(str)
+    subjects = folder / _SUBJECTS
+    subject_connectivity = np.load(subjects) if subjects.is_file() else None
+    return Connectome(
+        regions,
+        expression,
+        connectivity,
+        subject_connectivity=subject_connectivity,
+        name=name or folder.name,
+    )
+
+
+def save_connectome(connectome: Connectome, path: str | os.PathLike) -> None:
+    """Write a connectome in the folder layout that :func:`load_connectome` reads.
+
+    Subject-level connectivity, if any, is written to ``subject_connectivity.npy``.
+
+    Parameters
+    ----------
+    connectome : Connectome
+    path : str or path-like
+        Folder to create or overwrite files in.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skconn.datasets import load_connectome, save_connectome
+    >>> from skconn.datasets import make_toy_connectome
+    >>> c = make_toy_connectome()
+    >>> folder = tempfile.mkdtemp()
+    >>> save_connectome(c, folder)
+    >>> load_connectome(folder).connectivity.shape
+    (6, 6)
+    """
+    if not isinstance(connectome, Connectome):
+        raise TypeError(f"connectome must be a Connectome, got {type(connectome).__name__}")
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    connectome.regions.to_csv(folder / _REGIONS, index=False)
+    connectome.expression.to_csv(folder / _EXPRESSION, index_label="label")
+    labels = connectome.labels
+    pd.DataFrame(connectome.connectivity, index=labels, columns=labels).to_csv(
+        folder / _CONNECTIVITY, index_label="label"
+    )
+    if connectome.subject_connectivity is not None:
+        np.save(folder / _SUBJECTS, connectome.subject_connectivity)

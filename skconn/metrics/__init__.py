@@ -1,0 +1,34 @@
+"""Metrics of predicted connectivity and scorers for scikit-learn model selection.
+
+Metrics are evaluated on unordered region pairs by default (the predictions of
+(i, j) and (j, i) averaged), with distance strata at ``max_distance / 3`` and
+``2 * max_distance / 3`` and strength strata at ±0.3 (REFERENCE §5 and §9.4).
+"""
+
+from ._metrics import (
+    REPORT_KEYS,
+    distance_stratified_r,
+    geodesic_distance,
+    pearson_r,
+    score_report,
+    spearman_r,
+    strength_stratified_r,
+    unordered,
+)
+from ._scorers import PairScorer, get_scorer, get_scorer_names, pearson_scorer, scorers
+
+__all__ = [
+    "REPORT_KEYS",
+    "PairScorer",
+    "distance_stratified_r",
+    "geodesic_distance",
+    "get_scorer",
+    "get_scorer_names",
+    "pearson_r",
+    "pearson_scorer",
+    "score_report",
+    "scorers",
+    "spearman_r",
+    "strength_stratified_r",
+    "unordered",
+]

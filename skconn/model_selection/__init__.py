@@ -1,0 +1,5 @@
+"""Model selection: splitters that fold regions and yield region-pair rows."""
+
+from ._split import RandomRegionSplit, SpatialRegionSplit
+
+__all__ = ["RandomRegionSplit", "SpatialRegionSplit"]

@@ -1,0 +1,148 @@
+"""Turning estimator input (RegionPairs or a dense pair matrix) into a region graph.
+
+Every estimator of skconn works on *nodes* (the distinct regions of its input,
+as seen in their variant) and on the pairs between them. This module is the one
+place that knows how both kinds of input map to that view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ..pairs import RegionPairs
+
+__all__ = ["PairGraph", "check_pair_input", "node_targets"]
+
+
+@dataclass
+class PairGraph:
+    """Distinct regions (nodes) of an input and its pairs between them.
+
+    Attributes
+    ----------
+    features : ndarray of shape (n, F)
+        Features of each node.
+    coords : ndarray of shape (n, 3) or None
+        MNI centroid of each node (``None`` for dense input).
+    left, right : ndarray of shape (P,)
+        Node index of each pair's first and second region.
+    """
+
+    features: np.ndarray
+    coords: np.ndarray | None
+    left: np.ndarray
+    right: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        return self.features.shape[0]
+
+    @property
+    def n_pairs(self) -> int:
+        return self.left.shape[0]
+
+
+def _graph_from_region_pairs(X: RegionPairs) -> PairGraph:
+    rows_i, rows_j = X.feature_rows()
+    n_rows = X.n_regions
+    keys = np.concatenate([rows_i * n_rows + X.pairs[:, 0], rows_j * n_rows + X.pairs[:, 1]])
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    rows, regions = np.divmod(uniq, n_rows)
+    P = len(X)
+    return PairGraph(
+        features=X._table.features[rows],
+        coords=X.coords[regions],
+        left=inverse[:P],
+        right=inverse[P:],
+    )
+
+
+def _graph_from_dense(X: np.ndarray) -> PairGraph:
+    F = X.shape[1] // 2
+    halves = np.vstack([X[:, :F], X[:, F:]])
+    nodes, inverse = np.unique(halves, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    P = X.shape[0]
+    return PairGraph(features=nodes, coords=None, left=inverse[:P], right=inverse[P:])
+
+
+def check_pair_input(estimator, X, y=None, *, reset: bool = True):
+    """Validate estimator input and return its :class:`PairGraph` (and ``y``).
+
+    ``X`` is a :class:`~skconn.pairs.RegionPairs` or a dense (P, 2F) array whose
+    rows are ``[features of region i, features of region j]``; identical half-rows
+    are taken to be the same region.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Receives ``n_features_in_`` when ``reset``; checked against it otherwise.
+    X : RegionPairs or array-like of shape (P, 2F)
+    y : array-like of shape (P,), default=None
+        Required when ``reset`` (in ``fit``).
+    reset : bool, default=True
+        True in ``fit``, False in ``predict``.
+
+    Returns
+    -------
+    graph : PairGraph
+    y : ndarray of shape (P,)
+        Only when ``y`` is given.
+    """
+    if not reset:
+        check_is_fitted(estimator)
+    elif y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target y is None"
+        )
+    if isinstance(X, RegionPairs):
+        if len(X) == 0:
+            raise ValueError("X holds no region pairs (0 samples)")
+        n_in = X.shape[1]
+        if reset:
+            estimator.n_features_in_ = n_in
+        elif n_in != estimator.n_features_in_:
+            raise ValueError(
+                f"X has {n_in} features, but {type(estimator).__name__} is expecting "
+                f"{estimator.n_features_in_} features as input ({n_in // 2} per region "
+                f"instead of {estimator.n_features_in_ // 2})"
+            )
+        graph = _graph_from_region_pairs(X)
+        if y is None:
+            return graph
+        y = check_array(y, ensure_2d=False, dtype=float, input_name="y")
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one connectivity value per pair), got {y.shape}")
+        if y.shape[0] != len(X):
+            raise ValueError(f"X has {len(X)} pairs but y has {y.shape[0]} values")
+        return graph, y
+    if y is None:
+        X = validate_data(estimator, X, reset=reset, dtype=float)
+    else:
+        X, y = validate_data(estimator, X, y, reset=reset, dtype=float, y_numeric=True)
+    if X.shape[1] % 2:
+        raise ValueError(
+            f"a dense region-pair matrix has an even number of columns ([features of "
+            f"region i, features of region j]); X has n_features={X.shape[1]}"
+        )
+    graph = _graph_from_dense(X)
+    return graph if y is None else (graph, y.astype(float))
+
+
+def node_targets(graph: PairGraph, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean target and pair count for each ordered node pair, two (n, n) arrays.
+
+    ``counts[a, b]`` is how many input pairs join node a to node b in either
+    order (so the grid is symmetric), and ``mean[a, b]`` their mean target
+    (0 where ``counts`` is 0).
+    """
+    n = graph.n_nodes
+    idx = np.concatenate([graph.left * n + graph.right, graph.right * n + graph.left])
+    yy = np.concatenate([y, y])
+    counts = np.bincount(idx, minlength=n * n).reshape(n, n).astype(float)
+    sums = np.bincount(idx, weights=yy, minlength=n * n).reshape(n, n)
+    mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    return mean, counts / 2.0

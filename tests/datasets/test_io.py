@@ -1,0 +1,112 @@
+"""Tests of reading and writing the dataset folder layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skconn.datasets import Connectome, load_connectome, save_connectome
+
+
+@pytest.mark.parametrize(
+    ("fixture", "folder", "shape", "n_unsampled"),
+    [
+        ("hcp100", "hcp_schaefer100", (114, 810), 0),
+        ("ukbb100", "ukbb_schaefer100", (100, 810), 0),
+        ("hcp400", "hcp_schaefer400", (414, 282), 49),
+    ],
+)
+def test_real_datasets_load(shared_data, request, fixture, folder, shape, n_unsampled):
+    c = request.getfixturevalue(fixture)  # load_connectome(shared_data / folder)
+    assert c.name == folder
+    assert (c.n_regions, c.n_genes) == shape
+    assert int((~c.sampled).sum()) == n_unsampled
+    regions = pd.read_csv(shared_data / folder / "regions.csv")
+    assert list(c.labels) == list(regions["label"].astype(str))
+    np.testing.assert_array_equal(c.coords, regions[["x", "y", "z"]].to_numpy())
+    left = (c.regions["hemisphere"] == "L").to_numpy()
+    right = (c.regions["hemisphere"] == "R").to_numpy()
+    assert (c.coords[left, 0] < 0).all() and (c.coords[right, 0] > 0).all()
+
+
+@pytest.mark.parametrize("dataset", ["hcp100", "ukbb100", "hcp400"])
+def test_real_datasets_round_trip_unchanged(dataset, request, tmp_path):
+    original = request.getfixturevalue(dataset)
+    save_connectome(original, tmp_path / "copy")
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == [
+        "connectivity.csv.gz",
+        "expression.csv.gz",
+        "regions.csv",
+    ]
+    copy = load_connectome(tmp_path / "copy", name=original.name)
+    assert copy == original
+    assert copy.name == original.name
+    # exact, not approximately equal: floats survive the text format bit for bit
+    np.testing.assert_array_equal(copy.connectivity, original.connectivity)
+    np.testing.assert_array_equal(
+        copy.expression.to_numpy(), original.expression.to_numpy()
+    )  # NaN rows compare equal here
+    assert list(copy.genes) == list(original.genes)
+
+
+def test_subject_connectivity_round_trips(hcp100_small, tmp_path):
+    fc = hcp100_small.connectivity
+    subjects = np.stack([fc, fc * 0.8, fc * 1.1])
+    subjects[2, 0, 1] = subjects[2, 1, 0] = np.nan
+    c = Connectome(
+        hcp100_small.regions,
+        hcp100_small.expression,
+        fc,
+        subject_connectivity=subjects,
+    )
+    save_connectome(c, tmp_path)
+    assert (tmp_path / "subject_connectivity.npy").is_file()
+    copy = load_connectome(tmp_path)
+    assert copy == c
+    n = hcp100_small.n_regions
+    assert copy.subject_connectivity.shape == (3, n, n)
+
+
+def test_folder_name_is_the_default_name(hcp100_small, tmp_path):
+    save_connectome(hcp100_small, tmp_path / "my_dataset")
+    assert load_connectome(tmp_path / "my_dataset").name == "my_dataset"
+    assert load_connectome(str(tmp_path / "my_dataset"), name="other").name == "other"
+
+
+def test_save_overwrites(hcp100_small, hcp100, tmp_path):
+    save_connectome(hcp100, tmp_path)
+    save_connectome(hcp100_small, tmp_path)
+    assert load_connectome(tmp_path) == hcp100_small
+
+
+def test_missing_folder_or_file(hcp100_small, tmp_path):
+    with pytest.raises(FileNotFoundError, match="dataset folder not found"):
+        load_connectome(tmp_path / "absent")
+    save_connectome(hcp100_small, tmp_path)
+    (tmp_path / "expression.csv.gz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"lacks \['expression.csv.gz'\]"):
+        load_connectome(tmp_path)
+
+
+def test_inconsistent_files_raise(hcp100_small, tmp_path):
+    save_connectome(hcp100_small, tmp_path)
+    regions = pd.read_csv(tmp_path / "regions.csv")
+    regions.loc[0, "label"] = "renamed"
+    regions.to_csv(tmp_path / "regions.csv", index=False)
+    with pytest.raises(ValueError, match=r"missing from expression \['renamed'\]"):
+        load_connectome(tmp_path)
+
+
+def test_asymmetric_file_raises(hcp100_small, tmp_path):
+    save_connectome(hcp100_small, tmp_path)
+    fc = pd.read_csv(tmp_path / "connectivity.csv.gz", index_col=0)
+    fc.iloc[0, 1] += 0.5
+    fc.to_csv(tmp_path / "connectivity.csv.gz")
+    with pytest.raises(ValueError, match="connectivity must be symmetric"):
+        load_connectome(tmp_path)
+
+
+def test_save_needs_a_connectome(tmp_path):
+    with pytest.raises(TypeError, match="connectome must be a Connectome, got dict"):
+        save_connectome({}, tmp_path)
