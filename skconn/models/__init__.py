@@ -2,6 +2,12 @@
 
 from .connectome_model import ConnectomeModelRegressor
 from .exp_decay import ExpDecayRegressor
+from .low_rank import LowRankBilinearRegressor
 from .pls import PLSBilinearRegressor
 
-__all__ = ["ConnectomeModelRegressor", "ExpDecayRegressor", "PLSBilinearRegressor"]
+__all__ = [
+    "ConnectomeModelRegressor",
+    "ExpDecayRegressor",
+    "LowRankBilinearRegressor",
+    "PLSBilinearRegressor",
+]
