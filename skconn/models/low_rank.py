@@ -163,9 +163,11 @@ class LowRankBilinearRegressor(RegressorMixin, BaseEstimator):
     alpha : float, default=1e-2
         Weight of the squared Frobenius penalty ``‖W‖_F²`` (see Notes for the
         scaling). The published value is 1e-3, which overfits here: on the
-        published protocol 1e-2 raised held-out r on hcp_schaefer100 (0.571 ->
-        0.576) and ukbb_schaefer100 (0.444 -> 0.465), and a region-split grid
-        search picks it on every outer fold. Tune it for new data.
+        published protocol 1e-2 raised held-out r on the random splits of
+        hcp_schaefer100 (0.571 -> 0.576) and ukbb_schaefer100 (0.444 -> 0.465),
+        tied on ukbb spatial and lost on hcp spatial (0.511 -> 0.499); a
+        region-split grid search picks it on every fold of ukbb_schaefer100.
+        Tune it for new data.
     fit_intercept : bool, default=True
         Whether to fit the intercept ``b``; if False, ``b = 0``.
     max_iter : int, default=500
