@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..metrics import pearson_r
 from ._bilinear_solver import BilinearBasis, BilinearSolution, solve_exact, solve_reference
 from ._graph_cv import inner_splits, subgraph
 from ._input import PairGraph, check_pair_input, node_targets
@@ -44,12 +45,11 @@ def bilinear_predict(basis_components, core, intercept, graph: PairGraph) -> np.
 
 
 def _score(y_true, y_pred, scoring):
+    """Greater is better; a constant prediction (NaN r) ranks last."""
     if scoring == "mse":
         return -float(np.mean((y_true - y_pred) ** 2))
-    sd = y_pred.std()
-    if sd == 0 or y_true.std() == 0:
-        return -np.inf
-    return float(np.corrcoef(y_true, y_pred)[0, 1])
+    r = pearson_r(y_true, y_pred)
+    return -np.inf if np.isnan(r) else r
 
 
 class ConnectomeModelRegressor(RegressorMixin, BaseEstimator):
