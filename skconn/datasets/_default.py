@@ -118,30 +118,16 @@ def _expression(it_dir: Path, cortex: pd.DataFrame) -> pd.DataFrame:
 
 def _centroids(it_dir: Path, cortex: pd.DataFrame) -> np.ndarray:
     """(68, 3) MNI centroids of the cortical regions from the DK volume."""
-    import nibabel as nib  # imported here: only building the dataset needs them
-    from nilearn.plotting import find_parcellation_cut_coords
+    import nibabel as nib  # imported here: only building the dataset needs it
+
+    from ._atlas import _side_centroids
 
     atlas = nib.load(_package_file(it_dir, _ATLAS_FILE))
-    labels = np.asarray(atlas.dataobj).astype(np.int16)
-    origin = np.rint(np.linalg.inv(atlas.affine) @ [0, 0, 0, 1])[:3].astype(int)
     coords = pd.DataFrame(index=cortex["id"], columns=["x", "y", "z"], dtype=float)
     for hemi, side in (("L", "left"), ("R", "right")):
-        # One image per hemisphere, so that nilearn keeps the correct side of a
-        # label that leaks across the midline, cropped to that hemisphere's
-        # cortex (which makes nilearn several times faster) but keeping the
-        # midline, where nilearn splits the hemispheres.
-        ids = cortex.loc[cortex["hemisphere"] == hemi, "id"]
-        one_side = np.where(np.isin(labels, ids), labels, 0)
-        voxels = np.argwhere(one_side)
-        low, high = voxels.min(axis=0), voxels.max(axis=0) + 1
-        low[0], high[0] = min(low[0], origin[0] - 1), max(high[0], origin[0] + 2)
-        cropped = nib.Nifti1Image(one_side, atlas.affine).slicer[
-            low[0] : high[0], low[1] : high[1], low[2] : high[2]
-        ]
-        xyz, found = find_parcellation_cut_coords(
-            cropped, return_label_names=True, label_hemisphere=side
-        )
-        coords.loc[np.asarray(found).astype(int)] = xyz
+        ids = cortex.loc[cortex["hemisphere"] == hemi, "id"].to_numpy()
+        for label, xyz in _side_centroids(atlas, ids, side).items():
+            coords.loc[label] = xyz
     coords = coords.to_numpy(dtype=float)
     left = (cortex["hemisphere"] == "L").to_numpy()
     if not (np.all(coords[left, 0] < 0) and np.all(coords[~left, 0] > 0)):

@@ -89,8 +89,9 @@ def make_pairs(
         first; coordinates and targets are never permuted.
     missing : {"drop", "impute", "raise"}, default="drop"
         What to do with regions whose expression is all NaN: drop them with a
-        warning, fill them with :func:`skconn.datasets.impute_missing_regions`,
-        or raise.
+        warning, fill them with :func:`skconn.datasets.impute_missing_regions`
+        (the region table of ``X`` then has a boolean ``sampled`` column, which
+        :class:`skconn.preprocessing.RegionImputer` uses), or raise.
 
     Returns
     -------
@@ -153,9 +154,13 @@ def make_pairs(
     n_var = len(variants)
     pairs = np.tile(base, (n_var, 1))
     variant = np.repeat(np.arange(n_var), len(base))
+    regions = connectome.regions
+    if missing == "impute":
+        # which rows were imputed, so that a RegionImputer can redo it on training regions only
+        regions = regions.assign(sampled=sampled)
     X = RegionPairs(
         connectome.expression.to_numpy(),
-        connectome.regions,
+        regions,
         pairs,
         variant=variant,
         variants=variants,

@@ -5,6 +5,16 @@ regions inside cross-validation) and returns the same pairs over a transformed
 region table, so it composes with the pair estimators in a ``Pipeline``.
 """
 
+from ._genes import GeneOrder, GeneSelector, RobustSigmoidScaler, differential_stability
+from ._impute import RegionImputer
 from ._region import RegionPCA, RegionTransformer
 
-__all__ = ["RegionPCA", "RegionTransformer"]
+__all__ = [
+    "GeneOrder",
+    "GeneSelector",
+    "RegionImputer",
+    "RegionPCA",
+    "RegionTransformer",
+    "RobustSigmoidScaler",
+    "differential_stability",
+]

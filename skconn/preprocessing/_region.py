@@ -188,7 +188,7 @@ class RegionTransformer(_BaseRegionTransformer):
         select genes by name, and ``transform`` checks that the genes match.
     n_features_in_ : int
         Columns of the dense input, 2F.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, only when fitted on a DataFrame with string column names.
 
     Notes
@@ -256,11 +256,11 @@ class RegionPCA(_BaseRegionTransformer):
         ``RegionTransformer.transformer_``).
     n_components_ : int
         Components kept.
-    explained_variance_ratio_ : ndarray of shape (n_components_,)
+    explained_variance_ratio_ : ndarray of shape (`n_components_`,)
         Fraction of the fitted regions' variance each component explains.
     n_features_in_ : int
         Columns of the dense input, 2F.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, only when fitted on a DataFrame with string column names.
 
     See Also

@@ -1,0 +1,516 @@
+"""From an atlas image to a Connectome: region centroids and FC from time series."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ._connectome import Connectome, _as_connectivity
+
+__all__ = ["connectivity_from_timeseries", "connectome_from_atlas", "region_centroids"]
+
+_HEMISPHERE_NAMES = {
+    "L": "L", "l": "L", "lh": "L", "LH": "L", "left": "L", "Left": "L",
+    "R": "R", "r": "R", "rh": "R", "RH": "R", "right": "R", "Right": "R",
+    "B": "B", "b": "B", "bilateral": "B", "midline": "B",
+}  # fmt: skip
+#: abagen's structural classes and ours: everything that is not cortex is "subcortex".
+_STRUCTURE_NAMES = {
+    "cortex": "cortex",
+    "subcortex": "subcortex",
+    "subcortex/brainstem": "subcortex",
+    "brainstem": "subcortex",
+    "cerebellum": "subcortex",
+}
+
+
+def _load_labels_img(atlas_img):
+    import nibabel as nib
+    from nilearn.image import load_img
+
+    # RAS voxel order: nilearn splits hemispheres by voxel index, assuming x grows with it
+    img = nib.as_closest_canonical(load_img(atlas_img))
+    data = np.asarray(img.dataobj)
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise ValueError(f"atlas_img must be a 3-D label image, got shape {data.shape}")
+    if data.dtype.kind not in "iu":
+        if not np.array_equal(data, np.round(data)):
+            raise ValueError("atlas_img must hold integer region ids (0 = background)")
+        data = np.round(data)
+    return nib.Nifti1Image(data.astype(np.int32, copy=False), img.affine)
+
+
+def _atlas_ids(img, background_label: int = 0) -> np.ndarray:
+    ids = np.unique(np.asarray(img.dataobj))
+    return ids[ids != background_label]
+
+
+def _side_centroids(img, ids, side: str) -> dict:
+    """Centroids of ``ids`` with nilearn, keeping the ``side`` part of each label.
+
+    One image per hemisphere, cropped to its labels but keeping the midline
+    (where nilearn splits hemispheres), which makes nilearn much faster.
+    """
+    import nibabel as nib
+    from nilearn.plotting import find_parcellation_cut_coords
+
+    labels = np.asarray(img.dataobj)
+    one_side = np.where(np.isin(labels, ids), labels, 0)
+    voxels = np.argwhere(one_side)
+    origin = np.rint(np.linalg.inv(img.affine) @ [0, 0, 0, 1])[:3].astype(int)
+    low, high = voxels.min(axis=0), voxels.max(axis=0) + 1
+    low[0] = max(min(low[0], origin[0] - 1), 0)
+    high[0] = min(max(high[0], origin[0] + 2), labels.shape[0])
+    cropped = nib.Nifti1Image(one_side, img.affine).slicer[
+        low[0] : high[0], low[1] : high[1], low[2] : high[2]
+    ]
+    xyz, found = find_parcellation_cut_coords(
+        cropped, return_label_names=True, label_hemisphere=side
+    )
+    return {int(label): np.asarray(c, dtype=float) for label, c in zip(found, xyz, strict=True)}
+
+
+def _bilateral_centroids(img, ids) -> dict:
+    """Centre of mass of the largest connected part of each midline label."""
+    from scipy import ndimage
+
+    labels = np.asarray(img.dataobj)
+    out = {}
+    for region in ids:
+        parts, _ = ndimage.label(labels == region)
+        sizes = np.bincount(parts.ravel())
+        sizes[0] = 0
+        ijk = ndimage.center_of_mass(parts == sizes.argmax())
+        out[int(region)] = (img.affine @ [*ijk, 1.0])[:3]
+    return out
+
+
+def region_centroids(atlas_img, hemispheres=None) -> pd.DataFrame:
+    """MNI centroids of the regions of a label image.
+
+    Uses :func:`nilearn.plotting.find_parcellation_cut_coords` (centre of mass of
+    a region's largest connected part) and, for a region of a known hemisphere,
+    only the part of the region on that side of the midline, so that a label
+    leaking a few voxels across the midline keeps its centroid on its own side.
+
+    Parameters
+    ----------
+    atlas_img : niimg-like
+        3-D label image in MNI space, integer ids, 0 = background.
+    hemispheres : dict or pandas.Series, default=None
+        Region id -> ``"L"``, ``"R"`` or ``"B"``. Bilateral (``"B"``) regions get
+        the centre of mass of their largest connected part. Unknown regions
+        are first located as a whole and assigned by the sign of x.
+
+    Returns
+    -------
+    pandas.DataFrame of shape (R, 4)
+        Indexed by region id (sorted), columns ``x``, ``y``, ``z`` (mm) and
+        ``hemisphere``.
+
+    Examples
+    --------
+    >>> import numpy as np, nibabel as nib
+    >>> from skconn.datasets import region_centroids
+    >>> data = np.zeros((20, 10, 10), dtype=np.int16)
+    >>> data[2:6, 2:6, 2:6] = 1     # left of the midline (x < 0)
+    >>> data[15:19, 2:6, 2:6] = 2   # right
+    >>> affine = np.diag([2.0, 2.0, 2.0, 1.0]); affine[0, 3] = -20
+    >>> print(region_centroids(nib.Nifti1Image(data, affine)).to_string())
+           x    y    z hemisphere
+    id
+    1  -13.0  7.0  7.0          L
+    2   13.0  7.0  7.0          R
+    """
+    img = _load_labels_img(atlas_img)
+    return _region_centroids(img, _atlas_ids(img), hemispheres)
+
+
+def _region_centroids(img, ids, hemispheres) -> pd.DataFrame:
+    if ids.size == 0:
+        raise ValueError("atlas_img has no region (only background)")
+    hemi = {}
+    if hemispheres is not None:
+        given = {int(k): str(v) for k, v in dict(hemispheres).items()}
+        bad = sorted(set(given.values()) - set(_HEMISPHERE_NAMES))
+        if bad:
+            raise ValueError(f"hemispheres must be L, R or B (or lh/rh/left/right), got {bad}")
+        hemi = {k: _HEMISPHERE_NAMES[v] for k, v in given.items()}
+    unknown = [int(i) for i in ids if int(i) not in hemi]
+    if unknown:
+        whole = _bilateral_centroids(img, unknown)
+        for region, xyz in whole.items():
+            hemi[region] = "L" if xyz[0] < 0 else "R" if xyz[0] > 0 else "B"
+    coords = {}
+    for side, name in (("L", "left"), ("R", "right")):
+        members = [int(i) for i in ids if hemi[int(i)] == side]
+        if members:
+            coords.update(_side_centroids(img, members, name))
+    midline = [int(i) for i in ids if hemi[int(i)] == "B"]
+    coords.update(_bilateral_centroids(img, midline))
+    table = pd.DataFrame(
+        [coords[int(i)] for i in ids],
+        index=pd.Index(ids.astype(int), name="id"),
+        columns=["x", "y", "z"],
+    )
+    table["hemisphere"] = [hemi[int(i)] for i in ids]
+    return table
+
+
+def _as_atlas_info(atlas_info, ids: np.ndarray) -> pd.DataFrame:
+    """(R, 4) id, label, hemisphere, structure in atlas_info order (sorted ids if None)."""
+    if atlas_info is None:
+        return pd.DataFrame({"id": ids.astype(int), "label": ids.astype(int).astype(str)})
+    info = atlas_info if isinstance(atlas_info, pd.DataFrame) else pd.read_csv(atlas_info)
+    if "id" not in info.columns:
+        raise ValueError(
+            f"atlas_info needs an 'id' column (the atlas image values), got {list(info.columns)}"
+        )
+    info = info.reset_index(drop=True).copy()
+    info["id"] = info["id"].astype(int)
+    if info["id"].duplicated().any():
+        repeated = info["id"][info["id"].duplicated()].tolist()
+        raise ValueError(f"atlas_info has duplicate ids: {repeated[:10]}")
+    unlabelled = sorted(set(ids.astype(int).tolist()) - set(info["id"].tolist()))
+    if unlabelled:
+        raise ValueError(
+            f"atlas_img has {len(unlabelled)} region(s) with no row in atlas_info "
+            f"(unlabelled ids {unlabelled[:10]}); add them to atlas_info or set them to 0"
+        )
+    absent = sorted(set(info["id"].tolist()) - set(ids.astype(int).tolist()))
+    if absent:
+        raise ValueError(
+            f"atlas_info lists {len(absent)} region id(s) with no voxel in atlas_img: {absent[:10]}"
+        )
+    info["label"] = info["label"].astype(str) if "label" in info else info["id"].astype(str)
+    if "hemisphere" in info:
+        bad = sorted(set(info["hemisphere"].astype(str)) - set(_HEMISPHERE_NAMES))
+        if bad:
+            raise ValueError(f"atlas_info.hemisphere must be L, R or B (or lh/rh...), got {bad}")
+        info["hemisphere"] = info["hemisphere"].astype(str).map(_HEMISPHERE_NAMES)
+    if "structure" in info:
+        bad = sorted(set(info["structure"].astype(str)) - set(_STRUCTURE_NAMES))
+        if bad:
+            raise ValueError(
+                f"atlas_info.structure must be one of {sorted(_STRUCTURE_NAMES)}, got {bad}"
+            )
+        info["structure"] = info["structure"].astype(str).map(_STRUCTURE_NAMES)
+    return info
+
+
+def _match_expression(expression: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(expression, pd.DataFrame):
+        raise TypeError(
+            f"expression must be a (R, G) pandas.DataFrame, got {type(expression).__name__}"
+        )
+    index = expression.index.astype(str)
+    labels = info["label"]
+    ids = info["id"].astype(str)
+    for names in (labels, ids):  # region labels, or atlas ids (fetch_ahba_expression)
+        if set(index) == set(names):
+            position = pd.Series(np.arange(len(index)), index=index)
+            return pd.DataFrame(
+                expression.to_numpy()[position[names].to_numpy()],
+                index=pd.Index(labels.to_numpy(), name="label"),
+                columns=expression.columns,
+            )
+    extra = sorted(set(index) - set(labels) - set(ids))
+    lacking = sorted(set(labels) - set(index))
+    raise ValueError(
+        "expression regions do not match the atlas regions: "
+        f"{len(extra)} not in the atlas (e.g. {extra[:5]}), "
+        f"{len(lacking)} atlas region(s) missing from expression (e.g. {lacking[:5]})"
+    )
+
+
+def connectome_from_atlas(
+    atlas_img,
+    expression: pd.DataFrame,
+    connectivity,
+    *,
+    atlas_info=None,
+    subject_connectivity=None,
+    name: str | None = None,
+) -> Connectome:
+    """Build a validated :class:`Connectome` from an atlas image and regional data.
+
+    Region centroids come from the atlas with
+    :func:`nilearn.plotting.find_parcellation_cut_coords` (see
+    :func:`region_centroids`); hemisphere and structure from ``atlas_info``.
+
+    Parameters
+    ----------
+    atlas_img : niimg-like
+        3-D label image in MNI space (integer region ids, 0 = background).
+    expression : pandas.DataFrame of shape (R, G)
+        Regional expression indexed by region label or by atlas id (as
+        :func:`fetch_ahba_expression` returns it); all-NaN rows mark regions
+        without samples.
+    connectivity : array-like or pandas.DataFrame of shape (R, R)
+        Functional connectivity in region order (``atlas_info`` order, or sorted
+        atlas ids); a DataFrame labelled by region is checked against the labels.
+    atlas_info : pandas.DataFrame or str, default=None
+        Table with an ``id`` column (the image values) and optionally ``label``,
+        ``hemisphere`` (L/R/B, or lh/rh/left/right) and ``structure`` (cortex,
+        subcortex, or abagen's classes: anything but cortex counts as
+        subcortex). Its row order is the region order. Without it regions are
+        labelled by id in increasing order, hemispheres follow the sign of the
+        centroid's x and every region is taken as cortex.
+    subject_connectivity : array-like of shape (S, R, R), default=None
+        Optional subject-level connectivity (see :class:`Connectome`).
+    name : str, default=None
+
+    Returns
+    -------
+    Connectome
+
+    Raises
+    ------
+    ValueError
+        If the atlas has a region with no row in ``atlas_info`` (unlabelled) or
+        ``atlas_info`` lists a region the image lacks, if the expression regions
+        are not the atlas regions, or if the connectivity does not fit.
+
+    See Also
+    --------
+    fetch_ahba_expression : Regional AHBA expression for the same atlas.
+    connectivity_from_timeseries : FC from region time series.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, nibabel as nib
+    >>> from skconn.datasets import connectome_from_atlas
+    >>> data = np.zeros((20, 10, 10), dtype=np.int16)
+    >>> data[2:6, 2:6, 2:6], data[15:19, 2:6, 2:6], data[9:12, 6:8, 6:8] = 1, 2, 3
+    >>> affine = np.diag([2.0, 2.0, 2.0, 1.0]); affine[0, 3] = -20
+    >>> info = pd.DataFrame({"id": [1, 2, 3], "label": ["lA", "rA", "th"],
+    ...                      "hemisphere": ["L", "R", "B"],
+    ...                      "structure": ["cortex", "cortex", "subcortex"]})
+    >>> expression = pd.DataFrame({"G1": [0.1, 0.2, 0.9]}, index=[1, 2, 3])
+    >>> c = connectome_from_atlas(nib.Nifti1Image(data, affine), expression,
+    ...                           np.eye(3), atlas_info=info, name="toy")
+    >>> print(c.regions.to_string())
+      label hemisphere  structure     x     y     z
+    0    lA          L     cortex -13.0   7.0   7.0
+    1    rA          R     cortex  13.0   7.0   7.0
+    2    th          B  subcortex   0.0  13.0  13.0
+    """
+    img = _load_labels_img(atlas_img)
+    ids = _atlas_ids(img)
+    info = _as_atlas_info(atlas_info, ids)
+    hemispheres = info.set_index("id")["hemisphere"] if "hemisphere" in info else None
+    centroids = _region_centroids(img, ids, hemispheres).loc[info["id"]]
+    regions = pd.DataFrame(
+        {
+            "label": info["label"].to_numpy(),
+            "hemisphere": centroids["hemisphere"].to_numpy(),
+            "structure": info["structure"].to_numpy() if "structure" in info else "cortex",
+            "x": centroids["x"].to_numpy(),
+            "y": centroids["y"].to_numpy(),
+            "z": centroids["z"].to_numpy(),
+        }
+    )
+    expression = _match_expression(expression, info)
+    labels = pd.Index(regions["label"], name="label")
+    if isinstance(connectivity, pd.DataFrame):
+        _as_connectivity(connectivity, labels)  # checks its labels
+    return Connectome(
+        regions,
+        expression,
+        np.asarray(connectivity, dtype=float),
+        subject_connectivity=subject_connectivity,
+        name=name,
+    )
+
+
+def _extract_time_series(img, atlas) -> np.ndarray:
+    """(T, R) mean signal per atlas region, with a nilearn labels masker."""
+    try:
+        from nilearn.surface import SurfaceImage  # nilearn >= 0.11
+    except ImportError:
+        SurfaceImage = ()  # isinstance(x, ()) is always False
+
+    if isinstance(img, SurfaceImage):
+        from nilearn.maskers import SurfaceLabelsMasker
+
+        masker = SurfaceLabelsMasker(labels_img=atlas)
+    else:
+        from nilearn.maskers import NiftiLabelsMasker
+
+        masker = NiftiLabelsMasker(labels_img=atlas)
+    with warnings.catch_warnings():
+        # nilearn 0.14 announces changes of its own defaults; we clean afterwards.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return np.asarray(masker.fit_transform(img), dtype=float)
+
+
+def _check_series(series) -> np.ndarray:
+    try:
+        ts = np.asarray(series, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"time series must be a numeric (T, R) array: {exc}") from None
+    if ts.ndim != 2:
+        raise ValueError(f"time series must be 2-D (timepoints, regions), got shape {ts.shape}")
+    n_time, n_regions = ts.shape
+    if n_regions < 2 or n_time < 3:
+        raise ValueError(
+            f"time series must have at least 3 timepoints and 2 regions, got shape {ts.shape}"
+        )
+    if not np.isfinite(ts).all():
+        bad = np.flatnonzero(~np.isfinite(ts).all(axis=0))
+        raise ValueError(
+            f"time series contains NaN or infinite values (in region column(s) "
+            f"{bad[:10].tolist()}); fill or drop them first"
+        )
+    if n_time <= n_regions:
+        warnings.warn(
+            f"{n_time} timepoints for {n_regions} regions: the (R, R) connectivity is "
+            "rank-deficient (at most T - 1 independent directions); interpret it with care",
+            UserWarning,
+            stacklevel=3,
+        )
+    return ts
+
+
+def connectivity_from_timeseries(
+    time_series=None,
+    *,
+    img=None,
+    atlas=None,
+    confounds=None,
+    t_r: float | None = None,
+    detrend: bool = True,
+    standardize="zscore_sample",
+    low_pass: float | None = None,
+    high_pass: float | None = None,
+    fisher_z: bool = False,
+    cov_estimator=None,
+) -> np.ndarray:
+    """Functional connectivity (Pearson correlation) of region time series.
+
+    Each run is cleaned with :func:`nilearn.signal.clean` (confounds regressed
+    out, detrending, optional band-pass filtering, standardisation), then
+    correlated with :class:`nilearn.connectome.ConnectivityMeasure`
+    (``kind="correlation"``).
+
+    Parameters
+    ----------
+    time_series : array-like of shape (T, R), or list of them, default=None
+        Parcellated time series: T timepoints by R regions, or one such array
+        per subject/run (then T may differ but R may not).
+    img : niimg-like or nilearn SurfaceImage, or list of them, default=None
+        Instead of ``time_series``: 4-D fMRI image(s) (volume or surface) whose
+        voxels/vertices are averaged within ``atlas`` regions by
+        :class:`~nilearn.maskers.NiftiLabelsMasker` (or
+        :class:`~nilearn.maskers.SurfaceLabelsMasker`). Columns follow the
+        increasing atlas ids.
+    atlas : niimg-like or SurfaceImage, default=None
+        Label image for ``img``.
+    confounds : array-like of shape (T, C), or list of them, default=None
+        Confound regressors, one array per run.
+    t_r : float, default=None
+        Repetition time in seconds; needed for band-pass filtering.
+    detrend : bool, default=True
+    standardize : {"zscore_sample", "zscore", "psc", False}, default="zscore_sample"
+        Passed to :func:`nilearn.signal.clean`.
+    low_pass, high_pass : float, default=None
+        Band-pass cut-offs in Hz (e.g. 0.1 and 0.01).
+    fisher_z : bool, default=False
+        Return ``arctanh(r)`` (the diagonal is then 0, as in the HCP group
+        matrices); else r with a unit diagonal.
+    cov_estimator : scikit-learn covariance estimator, default=None
+        Covariance behind the correlation. None means
+        :class:`~sklearn.covariance.EmpiricalCovariance`, i.e. plain Pearson
+        correlation (nilearn's own default, Ledoit-Wolf shrinkage, shrinks the
+        correlations; pass ``LedoitWolf()`` for short runs).
+
+    Returns
+    -------
+    ndarray of shape (R, R), or (S, R, R) for a list of runs
+
+    Raises
+    ------
+    ValueError
+        If both or neither of ``time_series`` and ``img`` are given, a series
+        holds NaN/inf, has fewer than 3 timepoints or the runs disagree on R.
+
+    Warns
+    -----
+    UserWarning
+        If a run has no more timepoints than regions: the correlation matrix is
+        then rank-deficient.
+
+    See Also
+    --------
+    connectome_from_atlas : Put the FC into a Connectome.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skconn.datasets import connectivity_from_timeseries
+    >>> rng = np.random.default_rng(0)
+    >>> shared = rng.normal(size=(200, 1))
+    >>> ts = np.hstack([shared + 0.5 * rng.normal(size=(200, 1)) for _ in range(3)])
+    >>> fc = connectivity_from_timeseries(ts, detrend=False)
+    >>> fc.shape, bool(np.allclose(np.diag(fc), 1)), bool((fc[0, 1:] > 0.7).all())
+    ((3, 3), True, True)
+    >>> connectivity_from_timeseries([ts, ts[:100]]).shape  # one matrix per run
+    (2, 3, 3)
+    """
+    from nilearn import signal
+    from nilearn.connectome import ConnectivityMeasure
+    from sklearn.covariance import EmpiricalCovariance
+
+    if (time_series is None) == (img is None):
+        raise ValueError("give either time_series or img (with atlas), not both or neither")
+    single = True
+    if img is not None:
+        if atlas is None:
+            raise ValueError("img needs an atlas (a label image) to average regions over")
+        single = not isinstance(img, (list, tuple))
+        runs = [_extract_time_series(i, atlas) for i in (img if not single else [img])]
+    else:
+        single = not isinstance(time_series, (list, tuple))
+        runs = [time_series] if single else list(time_series)
+    runs = [_check_series(ts) for ts in runs]
+    if len({ts.shape[1] for ts in runs}) > 1:
+        raise ValueError(
+            f"every run must have the same regions; got {[ts.shape[1] for ts in runs]}"
+        )
+    if confounds is None:
+        confounds = [None] * len(runs)
+    elif single:
+        confounds = [confounds]
+    if len(confounds) != len(runs):
+        raise ValueError(f"{len(runs)} runs but {len(confounds)} confound arrays")
+    cleaned = [
+        signal.clean(
+            ts,
+            confounds=conf,
+            detrend=detrend,
+            standardize=standardize,
+            t_r=t_r,
+            low_pass=low_pass,
+            high_pass=high_pass,
+        )
+        for ts, conf in zip(runs, confounds, strict=True)
+    ]
+    if cov_estimator is None:
+        cov_estimator = EmpiricalCovariance()
+    measure = ConnectivityMeasure(
+        cov_estimator=cov_estimator, kind="correlation", standardize=False
+    )
+    fc = measure.fit_transform(cleaned)
+    fc = (fc + np.swapaxes(fc, 1, 2)) / 2
+    diagonal = np.arange(fc.shape[1])
+    if fisher_z:
+        fc[:, diagonal, diagonal] = 0.0
+        fc = np.arctanh(np.clip(fc, -1 + 1e-12, 1 - 1e-12))
+    else:
+        fc[:, diagonal, diagonal] = 1.0
+    return fc[0] if single else fc

@@ -1,0 +1,252 @@
+"""Subject-level connectivity: a folder of per-subject matrices, and its compact form."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "load_subject_connectivity",
+    "subject_connectivity_from_upper",
+    "subject_upper_triangles",
+]
+
+_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": r"\s+"}
+_PATTERNS = ("*.npy", "*.csv", "*.csv.gz", "*.tsv", "*.tsv.gz", "*.txt", "*.txt.gz")
+
+
+def _suffix(path: Path) -> str:
+    suffixes = path.suffixes
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _subject_name(path: Path) -> str:
+    """The file name without its format suffix (and ``.gz``): ``sub-01.run1.csv.gz`` ->
+    ``sub-01.run1``."""
+    name = path.name.removesuffix(".gz")
+    return name.removesuffix(".npy" if path.suffix == ".npy" else _suffix(path))
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _read_matrix(path: Path):
+    """(matrix, labels or None) of one subject file."""
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False), None
+    table = pd.read_csv(
+        path,
+        header=None,
+        sep=_SEPARATORS[_suffix(path)],
+        engine="python" if _suffix(path) == ".txt" else "c",
+        dtype=str,
+    )
+    labels = None
+    if not all(_is_number(v) for v in table.iloc[0, 1:]):  # a header row of labels
+        labels = table.iloc[0, 1:].astype(str).tolist()
+        index = table.iloc[1:, 0].astype(str).tolist()
+        if index != labels:
+            raise ValueError(f"{path.name}: row labels differ from the column labels")
+        table = table.iloc[1:, 1:]
+    try:
+        return table.to_numpy(dtype=float), labels
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: not a numeric matrix ({exc})") from None
+
+
+def load_subject_connectivity(
+    path: str | os.PathLike,
+    *,
+    labels=None,
+    pattern: str | None = None,
+    return_subjects: bool = False,
+):
+    """Read a folder of per-subject connectivity matrices into an (S, R, R) array.
+
+    Each file holds one subject's square (R, R) matrix: ``.npy``, or text
+    (``.csv``, ``.tsv``, whitespace-separated ``.txt``, optionally gzipped),
+    with or without a header row and first column of region labels. Subjects
+    are the files in name order. NaN marks a missing edge (kept).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder.
+    labels : array-like of str, default=None
+        Region labels in the wanted order (e.g. ``connectome.labels``). Files
+        with labels are reordered to it; files without must already be in it.
+    pattern : str, default=None
+        Glob pattern selecting the files (e.g. ``"sub-*_fc.csv"``); every
+        supported file by default.
+    return_subjects : bool, default=False
+        Also return the subject names (file names without their suffixes).
+
+    Returns
+    -------
+    subject_connectivity : ndarray of shape (S, R, R)
+    subjects : list of str
+        Only with ``return_subjects``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder does not exist or holds no matching file.
+    ValueError
+        If a matrix is not square, not symmetric, infinite, of another size
+        than the others, or its labels differ from ``labels``.
+
+    See Also
+    --------
+    subject_upper_triangles : The compact (S, P) form with a mask.
+    skconn.datasets.Connectome : Pass the array as ``subject_connectivity``.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from skconn.datasets import load_subject_connectivity
+    >>> folder = tempfile.mkdtemp()
+    >>> for s in range(3):
+    ...     np.save(f"{folder}/sub-{s}.npy", np.full((4, 4), s / 10) + np.eye(4))
+    >>> fc, subjects = load_subject_connectivity(folder, return_subjects=True)
+    >>> fc.shape, subjects
+    ((3, 4, 4), ['sub-0', 'sub-1', 'sub-2'])
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"subject folder not found: {folder}")
+    patterns = (pattern,) if pattern else _PATTERNS
+    files = sorted({f for p in patterns for f in folder.glob(p) if f.is_file()})
+    files = [f for f in files if f.suffix == ".npy" or _suffix(f) in _SEPARATORS]
+    if not files:
+        raise FileNotFoundError(f"no subject matrix in {folder} (looked for {', '.join(patterns)})")
+    wanted = None if labels is None else [str(label) for label in labels]
+    matrices = []
+    for file in files:
+        matrix, file_labels = _read_matrix(file)
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError(f"{file.name}: expected a square (R, R) matrix, got {matrix.shape}")
+        if wanted is not None:
+            if file_labels is not None:
+                if set(file_labels) != set(wanted) or len(file_labels) != len(wanted):
+                    extra = sorted(set(file_labels) - set(wanted))[:5]
+                    lacking = sorted(set(wanted) - set(file_labels))[:5]
+                    raise ValueError(
+                        f"{file.name}: region labels differ from labels (not in labels "
+                        f"{extra}, missing {lacking})"
+                    )
+                order = pd.Series(np.arange(len(file_labels)), index=file_labels)[wanted]
+                matrix = matrix[np.ix_(order.to_numpy(), order.to_numpy())]
+            elif matrix.shape[0] != len(wanted):
+                raise ValueError(f"{file.name}: {matrix.shape[0]} regions but {len(wanted)} labels")
+        if matrices and matrix.shape != matrices[0].shape:
+            raise ValueError(
+                f"{file.name}: shape {matrix.shape} differs from {files[0].name}'s "
+                f"{matrices[0].shape}"
+            )
+        if np.isinf(matrix).any():
+            raise ValueError(f"{file.name}: infinite values (use NaN for missing edges)")
+        filled = np.nan_to_num(matrix)
+        if not np.allclose(filled, filled.T, rtol=1e-6, atol=1e-8):
+            raise ValueError(f"{file.name}: the matrix is not symmetric")
+        matrices.append(matrix)
+    stacked = np.stack(matrices)
+    if return_subjects:
+        subjects = [_subject_name(f) for f in files]
+        return stacked, subjects
+    return stacked
+
+
+def subject_upper_triangles(subject_connectivity) -> tuple[np.ndarray, np.ndarray]:
+    """The compact form of subject-level connectivity: upper triangles and a mask.
+
+    Parameters
+    ----------
+    subject_connectivity : array-like of shape (S, R, R)
+        Symmetric matrices, NaN where an edge is missing.
+
+    Returns
+    -------
+    values : ndarray of shape (S, P)
+        Entries (i, j), i < j, in ``numpy.triu_indices(R, k=1)`` order (the
+        order of ``skconn.pairs.pair_indices(R, "upper")``); 0 where missing.
+    mask : ndarray of bool of shape (S, P)
+        True where the subject has the edge.
+
+    See Also
+    --------
+    subject_connectivity_from_upper : The inverse.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skconn.datasets import subject_upper_triangles
+    >>> fc = np.array([[[1, .5, np.nan], [.5, 1, .2], [np.nan, .2, 1]]])
+    >>> values, mask = subject_upper_triangles(fc)
+    >>> values.tolist(), mask.tolist()
+    ([[0.5, 0.0, 0.2]], [[True, False, True]])
+    """
+    sfc = np.asarray(subject_connectivity, dtype=float)
+    if sfc.ndim != 3 or sfc.shape[1] != sfc.shape[2]:
+        raise ValueError(f"subject_connectivity must have shape (S, R, R), got {sfc.shape}")
+    i, j = np.triu_indices(sfc.shape[1], k=1)
+    upper = sfc[:, i, j]
+    mask = ~np.isnan(upper)
+    return np.where(mask, upper, 0.0), mask
+
+
+def subject_connectivity_from_upper(values, mask=None, *, diagonal: float = np.nan) -> np.ndarray:
+    """Rebuild (S, R, R) subject-level connectivity from upper triangles.
+
+    Parameters
+    ----------
+    values : array-like of shape (S, P)
+        Upper-triangle entries in ``numpy.triu_indices(R, k=1)`` order, with
+        P = R(R-1)/2.
+    mask : array-like of bool of shape (S, P), default=None
+        True where an edge is present; missing edges become NaN. All present
+        (apart from NaN values) by default.
+    diagonal : float, default=nan
+        Value of the diagonal (never a target).
+
+    Returns
+    -------
+    ndarray of shape (S, R, R)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skconn.datasets import subject_connectivity_from_upper
+    >>> subject_connectivity_from_upper([[0.5, 0.0, 0.2]], [[True, False, True]],
+    ...                                 diagonal=1.0)[0]
+    array([[1. , 0.5, nan],
+           [0.5, 1. , 0.2],
+           [nan, 0.2, 1. ]])
+    """
+    upper = np.asarray(values, dtype=float)
+    if upper.ndim != 2:
+        raise ValueError(f"values must have shape (S, P), got {upper.shape}")
+    n_regions = round((1 + np.sqrt(1 + 8 * upper.shape[1])) / 2)
+    if n_regions * (n_regions - 1) // 2 != upper.shape[1] or n_regions < 2:
+        raise ValueError(
+            f"values has {upper.shape[1]} columns, which is not R(R-1)/2 for any R >= 2"
+        )
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != upper.shape:
+            raise ValueError(f"mask must have the shape of values {upper.shape}, got {mask.shape}")
+        upper = np.where(mask, upper, np.nan)
+    out = np.full((len(upper), n_regions, n_regions), float(diagonal))
+    i, j = np.triu_indices(n_regions, k=1)
+    out[:, i, j] = upper
+    out[:, j, i] = upper
+    return out

@@ -1,0 +1,120 @@
+"""Subject-level connectivity: a folder of per-subject matrices and the compact form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skconn.datasets import (
+    Connectome,
+    load_connectome,
+    load_subject_connectivity,
+    save_connectome,
+    subject_connectivity_from_upper,
+    subject_upper_triangles,
+)
+from skconn.pairs import pair_indices
+
+
+@pytest.fixture(scope="module")
+def group(hcp100_small):
+    return hcp100_small.subset(np.arange(12))
+
+
+def _subjects(group, n_subjects=4, seed=0):
+    """Subject matrices around the real group FC (symmetric noise), a few edges missing."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_subjects):
+        noise = rng.normal(scale=0.1, size=group.connectivity.shape)
+        fc = group.connectivity + (noise + noise.T) / 2
+        i, j = rng.integers(0, group.n_regions, size=2)
+        if i != j:
+            fc[i, j] = fc[j, i] = np.nan
+        out.append(fc)
+    return np.stack(out)
+
+
+def test_reads_npy_csv_with_labels_and_plain_text(group, tmp_path):
+    fc = _subjects(group)
+    labels = group.labels.tolist()
+    np.save(tmp_path / "sub-01.run1.npy", fc[0])
+    shuffled = np.random.default_rng(1).permutation(len(labels))
+    named = pd.DataFrame(fc[1], index=labels, columns=labels).iloc[shuffled, shuffled]
+    named.to_csv(tmp_path / "sub-02.csv.gz", index_label="label")
+    np.savetxt(tmp_path / "sub-03.txt", fc[2])
+    pd.DataFrame(fc[3]).to_csv(tmp_path / "sub-04.tsv", sep="\t", header=False, index=False)
+    (tmp_path / "notes.md").write_text("not a matrix")
+    loaded, subjects = load_subject_connectivity(tmp_path, labels=labels, return_subjects=True)
+    assert subjects == ["sub-01.run1", "sub-02", "sub-03", "sub-04"]
+    np.testing.assert_allclose(loaded, fc, rtol=1e-12, equal_nan=True)
+    only = load_subject_connectivity(tmp_path, pattern="sub-0[12]*")
+    assert only.shape == (2, 12, 12)
+    # labelled file read without labels: kept in its own order
+    np.testing.assert_allclose(only[1], named.to_numpy(), equal_nan=True)
+
+
+def test_into_a_connectome_and_round_trip(group, tmp_path):
+    fc = _subjects(group)
+    for s, matrix in enumerate(fc):
+        np.save(tmp_path / f"sub-{s}.npy", matrix)
+    c = Connectome(
+        group.regions,
+        group.expression,
+        group.connectivity,
+        subject_connectivity=load_subject_connectivity(tmp_path, labels=group.labels),
+        name="with_subjects",
+    )
+    assert repr(c).endswith("n_subjects=4)")
+    save_connectome(c, tmp_path / "dataset")
+    assert load_connectome(tmp_path / "dataset") == c
+
+
+def test_upper_triangles_and_mask_round_trip(group):
+    fc = _subjects(group)
+    values, mask = subject_upper_triangles(fc)
+    n = group.n_regions
+    assert values.shape == mask.shape == (4, n * (n - 1) // 2)
+    assert (~mask).sum() == np.isnan(fc).sum() // 2
+    pairs = pair_indices(n, "upper")  # the same pair order as make_pairs(order="upper")
+    upper = fc[:, pairs[:, 0], pairs[:, 1]]
+    np.testing.assert_array_equal(values[mask], upper[mask])
+    rebuilt = subject_connectivity_from_upper(values, mask)
+    off = ~np.eye(n, dtype=bool)
+    np.testing.assert_array_equal(np.isnan(rebuilt[:, off]), np.isnan(fc[:, off]))
+    np.testing.assert_allclose(rebuilt[:, off], fc[:, off], equal_nan=True)
+    assert np.isnan(rebuilt[:, ~off]).all()
+    Connectome(group.regions, group.expression, group.connectivity, subject_connectivity=rebuilt)
+
+
+def test_errors(group, tmp_path):
+    with pytest.raises(FileNotFoundError, match="subject folder not found"):
+        load_subject_connectivity(tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="no subject matrix"):
+        load_subject_connectivity(tmp_path)
+    fc = _subjects(group, 2)
+    np.save(tmp_path / "a.npy", fc[0])
+    np.save(tmp_path / "b.npy", fc[1][:5, :5])
+    with pytest.raises(ValueError, match=r"b.npy: shape \(5, 5\) differs"):
+        load_subject_connectivity(tmp_path)
+    np.save(tmp_path / "b.npy", fc[1][:5])
+    with pytest.raises(ValueError, match=r"b\.npy: expected a square"):
+        load_subject_connectivity(tmp_path)
+    skewed = fc[1].copy()
+    skewed[0, 1] += 1
+    np.save(tmp_path / "b.npy", skewed)
+    with pytest.raises(ValueError, match=r"b\.npy: the matrix is not symmetric"):
+        load_subject_connectivity(tmp_path)
+    with pytest.raises(ValueError, match="12 regions but 3 labels"):
+        load_subject_connectivity(tmp_path, labels=["a", "b", "c"])
+    labels = group.labels.tolist()
+    pd.DataFrame(fc[0], index=labels, columns=labels).to_csv(tmp_path / "c.csv")
+    with pytest.raises(ValueError, match=r"c\.csv: region labels differ"):
+        load_subject_connectivity(tmp_path, pattern="c.csv", labels=[*labels[:-1], "other"])
+    with pytest.raises(ValueError, match="not R\\(R-1\\)/2"):
+        subject_connectivity_from_upper(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="mask must have the shape"):
+        subject_connectivity_from_upper(np.zeros((2, 3)), np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"shape \(S, R, R\)"):
+        subject_upper_triangles(np.zeros((3, 3)))
