@@ -1,61 +1,87 @@
-"""The main job: repeated region-level cross-validation of several models on one dataset."""
+"""The main job: nested region-level cross-validation of several models on one dataset."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
+from . import __version__
+from ._atomic import atomic_write
+from ._config import BenchmarkConfig
 from .datasets import Connectome, load_connectome, load_default
-from .metrics import REPORT_KEYS, score_report
+from .metrics import REPORT_KEYS, pearson_scorer, score_report
 from .model_selection import RandomRegionSplit, SpatialRegionSplit
 from .pairs import make_pairs
 
-__all__ = ["MODELS", "format_summary", "load_dataset", "make_model", "run_benchmark", "summarize"]
+__all__ = [
+    "MODELS",
+    "BenchmarkConfig",
+    "ModelSpec",
+    "format_summary",
+    "load_dataset",
+    "make_model",
+    "run_benchmark",
+    "run_job",
+    "summarize",
+]
 
 
-def _exp_decay(seed):
+@dataclass
+class ModelSpec:
+    """How the benchmark builds a model family and what its inner search tries."""
+
+    factory: Callable[[int, str], BaseEstimator]
+    grid: dict = field(default_factory=dict)
+
+
+def _exp_decay(seed, device):
     from .models import ExpDecayRegressor
 
     return ExpDecayRegressor()
 
 
-def _connectome_model(seed):
+def _connectome_model(seed, device):
     from .models import ConnectomeModelRegressor
 
     return ConnectomeModelRegressor(random_state=seed)
 
 
-def _pls_bilinear(seed):
+def _pls_bilinear(seed, device):
     from .models import PLSBilinearRegressor
 
     return PLSBilinearRegressor(random_state=seed)
 
 
-def _low_rank(seed):
+def _low_rank(seed, device):
     from .models import LowRankBilinearRegressor
 
     return LowRankBilinearRegressor(random_state=seed)
 
 
-#: Model names the benchmark knows, each a factory ``seed -> estimator``.
-MODELS: dict[str, Callable[[int], BaseEstimator]] = {
-    "exp_decay": _exp_decay,
-    "connectome_model": _connectome_model,
-    "pls_bilinear": _pls_bilinear,
-    "low_rank": _low_rank,
+#: Model families the benchmark knows: name -> ModelSpec (factory ``(seed, device)``
+#: and the default inner-search grid, REFERENCE §3 trimmed to what 2 cores afford).
+MODELS: dict[str, ModelSpec] = {
+    "exp_decay": ModelSpec(_exp_decay, {"mirror_x": [True, False]}),
+    "connectome_model": ModelSpec(_connectome_model, {"penalty": ["ridge", "kronecker"]}),
+    "pls_bilinear": ModelSpec(_pls_bilinear, {"n_components": [5, 10, 25]}),
+    "low_rank": ModelSpec(_low_rank, {"rank": [5, 10, 20], "alpha": [1e-3, 1e-2, 1e-1]}),
 }
 
 _SPLITS = {"random": RandomRegionSplit, "spatial": SpatialRegionSplit}
 
 
-def make_model(name: str, seed: int) -> BaseEstimator:
+def make_model(name: str, seed: int, device: str = "auto") -> BaseEstimator:
     """A fresh default estimator of a named model family.
 
     Parameters
@@ -64,6 +90,8 @@ def make_model(name: str, seed: int) -> BaseEstimator:
         One of :data:`MODELS`.
     seed : int
         ``random_state`` for models that use one.
+    device : str, default="auto"
+        Device of neural models (ignored by the others).
 
     Returns
     -------
@@ -77,7 +105,7 @@ def make_model(name: str, seed: int) -> BaseEstimator:
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
-    return MODELS[name](seed)
+    return MODELS[name].factory(seed, device)
 
 
 def load_dataset(data: str | os.PathLike) -> Connectome:
@@ -96,13 +124,58 @@ def load_dataset(data: str | os.PathLike) -> Connectome:
     return load_connectome(Path(data))
 
 
-def _run_fold(model, name, X, y, train, test, meta):
+def _with_search(model, name, search, split, inner_folds, n_iter, seed):
+    grid = MODELS[name].grid
+    if search == "none" or not grid:
+        return model
+    inner = _SPLITS[split](inner_folds, random_state=seed)
+    if search == "grid":
+        return GridSearchCV(model, grid, cv=inner, scoring=pearson_scorer, error_score="raise")
+    return RandomizedSearchCV(model, grid, n_iter=n_iter, cv=inner, scoring=pearson_scorer,
+                              random_state=seed, error_score="raise")
+
+
+def _run_fold(model, X, y, train, test, meta):
+    """Fit on train rows, score on test rows; the unit of work (and of resuming)."""
     start = time.perf_counter()
     fitted = clone(model).fit(X[train], y[train])
     fit_time = time.perf_counter() - start
     pred = fitted.predict(X[test])
     report = score_report(y[test], pred, X[test])
-    return {**meta, "model": name, "fit_time": fit_time, **report}
+    params = getattr(fitted, "best_params_", {})
+    row = {**meta, "fit_time": fit_time, **report, "params": json.dumps(params, default=str)}
+    predictions = {"pairs": X.pairs[test], "y_true": y[test], "y_pred": pred}
+    return row, predictions
+
+
+def _keyed_fold(key, *args):
+    return key, _run_fold(*args)
+
+
+def _tasks(connectome, config: BenchmarkConfig, perms):
+    """Every (model, split, repeat, fold, true/null) unit of the job, in a fixed order."""
+    X, y = make_pairs(connectome, nulls=perms)
+    n_base = len(X) // X.n_variants
+    base = X[:n_base]
+    for split in config.splits:
+        for repeat in range(config.repeats):
+            seed = config.seed + repeat
+            cv = _SPLITS[split](config.folds, random_state=seed)
+            for fold, (train, test) in enumerate(cv.split(base)):
+                variants = [("true", 0)]
+                if perms is not None:
+                    variants.append(("null", 1 + repeat % len(perms)))
+                for kind, v in variants:
+                    for name in config.models:
+                        model = _with_search(
+                            make_model(name, seed, config.device), name, config.search, split,
+                            config.inner_folds, config.n_iter, seed,
+                        )
+                        meta = {"dataset": connectome.name, "model": name, "split": split,
+                                "repeat": repeat, "fold": fold, "seed": seed, "data": kind,
+                                "null_index": v - 1 if v else -1}
+                        key = f"{name}__{split}__r{repeat}__f{fold}__{kind}"
+                        yield key, model, train + v * n_base, test + v * n_base, meta, X, y
 
 
 def run_benchmark(
@@ -113,15 +186,17 @@ def run_benchmark(
     repeats: int = 3,
     folds: int = 4,
     random_state: int = 0,
+    search: str = "none",
     n_jobs: int | None = None,
     verbose: int = 0,
 ) -> pd.DataFrame:
-    """Score models on repeated outer region folds of a dataset.
+    """Score models on repeated outer region folds of a dataset, in memory.
 
     Every repeat draws new region folds (seed ``random_state + repeat``); every
     model is fitted on the pairs among the training regions of each fold and
     scored on the pairs among its test regions with
-    :func:`skconn.metrics.score_report` (unordered pairs).
+    :func:`skconn.metrics.score_report` (unordered pairs). :func:`run_job` does the
+    same with nulls, an output folder, resuming and figures.
 
     Parameters
     ----------
@@ -132,6 +207,8 @@ def run_benchmark(
     repeats : int, default=3
     folds : int, default=4
     random_state : int, default=0
+    search : {"none", "grid", "random"}, default="none"
+        Inner hyperparameter search over each model's default grid.
     n_jobs : int, default=None
         Folds run in parallel through joblib.
     verbose : int, default=0
@@ -140,8 +217,8 @@ def run_benchmark(
     Returns
     -------
     pandas.DataFrame
-        One row per (model, repeat, fold): dataset, split, repeat, fold, seed,
-        model, fit_time and every metric of the report.
+        One row per (model, repeat, fold): dataset, model, split, repeat, fold,
+        seed, data, fit_time, every metric of the report and the chosen params.
 
     Examples
     --------
@@ -151,44 +228,36 @@ def run_benchmark(
     >>> df[["model", "repeat", "fold"]].values.tolist()
     [['exp_decay', 0, 0], ['exp_decay', 0, 1]]
     """
-    if split not in _SPLITS:
-        raise ValueError(f"split must be one of {sorted(_SPLITS)}, got {split!r}")
-    if repeats < 1 or folds < 2:
-        raise ValueError(f"need repeats >= 1 and folds >= 2, got {repeats} and {folds}")
     unknown = [m for m in models if m not in MODELS]
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(MODELS)}")
-    X, y = make_pairs(connectome)
-    tasks = []
-    for repeat in range(repeats):
-        seed = random_state + repeat
-        cv = _SPLITS[split](folds, random_state=seed)
-        for fold, (train, test) in enumerate(cv.split(X)):
-            meta = {"dataset": connectome.name, "split": split, "repeat": repeat,
-                    "fold": fold, "seed": seed}
-            for name in models:
-                tasks.append((make_model(name, seed), name, train, test, meta))
-    rows = Parallel(n_jobs=n_jobs, verbose=verbose)(
-        delayed(_run_fold)(model, name, X, y, train, test, meta)
-        for model, name, train, test, meta in tasks
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {sorted(_SPLITS)}, got {split!r}")
+    config = BenchmarkConfig(models=list(models), splits=[split], repeats=repeats, folds=folds,
+                             seed=random_state, search=search)
+    tasks = list(_tasks(connectome, config, None))
+    results = Parallel(n_jobs=n_jobs, verbose=verbose)(
+        delayed(_run_fold)(model, X, y, train, test, meta)
+        for _, model, train, test, meta, X, y in tasks
     )
-    return pd.DataFrame(rows)
+    return pd.DataFrame([row for row, _ in results])
 
 
 def summarize(results: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
-    """Mean ± SD of each metric per model over every fold of every repeat.
+    """Mean ± SD of each metric per model (and split, and true/null data) over all folds.
 
     Parameters
     ----------
     results : pandas.DataFrame
-        Output of :func:`run_benchmark`.
+        Output of :func:`run_benchmark` (or ``folds.csv`` of :func:`run_job`).
     metrics : sequence of str, default=None
         Metric columns; every report metric present by default.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by model, columns ``<metric>_mean``, ``<metric>_sd`` and ``n_runs``.
+        Indexed by model (then split and data when present), columns
+        ``<metric>_mean``, ``<metric>_sd`` and ``n_runs``.
 
     Examples
     --------
@@ -200,7 +269,8 @@ def summarize(results: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd
     """
     if metrics is None:
         metrics = [k for k in (*REPORT_KEYS, "fit_time") if k in results and k != "n_pairs"]
-    grouped = results.groupby("model", sort=False)
+    keys = ["model"] + [k for k in ("split", "data") if k in results]
+    grouped = results.groupby(keys if len(keys) > 1 else "model", sort=False)
     out = {}
     for m in metrics:
         out[f"{m}_mean"] = grouped[m].mean()
@@ -211,13 +281,178 @@ def summarize(results: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd
 
 
 def format_summary(table: pd.DataFrame, metrics: Sequence[str]) -> str:
-    """Markdown table of ``mean ± SD`` cells (used by the command line)."""
-    header = "| model | " + " | ".join(metrics) + " | runs |"
-    lines = [header, "|" + "---|" * (len(metrics) + 2)]
-    for model, row in table.iterrows():
+    """Markdown table of ``mean ± SD`` cells, one row per index entry of ``table``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skconn.benchmark import format_summary, summarize
+    >>> t = summarize(pd.DataFrame({"model": ["a", "a"], "pearson_r": [0.5, 0.7]}), ["pearson_r"])
+    >>> print(format_summary(t, ["pearson_r"]))
+    | model | pearson_r | runs |
+    |---|---|---|
+    | a | 0.600 ± 0.141 | 2 |
+    """
+    names = list(table.index.names) if table.index.nlevels > 1 else ["model"]
+    header = "| " + " | ".join(names) + " | " + " | ".join(metrics) + " | runs |"
+    lines = [header, "|" + "---|" * (len(names) + len(metrics) + 1)]
+    for index, row in table.iterrows():
+        index = index if isinstance(index, tuple) else (index,)
         cells = []
         for m in metrics:
             mean, sd = row[f"{m}_mean"], row[f"{m}_sd"]
             cells.append("nan" if np.isnan(mean) else f"{mean:.3f} ± {sd:.3f}")
-        lines.append(f"| {model} | " + " | ".join(cells) + f" | {int(row['n_runs'])} |")
+        lines.append("| " + " | ".join(map(str, index)) + " | " + " | ".join(cells)
+                     + f" | {int(row['n_runs'])} |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- the job on disk
+def _save_fold(runs: Path, key: str, row: dict, predictions: dict) -> None:
+    atomic_write(runs / f"{key}.npz", lambda p: np.savez(p.open("wb"), **predictions))
+    # the row is written last: its presence marks the fold as finished
+    atomic_write(runs / f"{key}.json", lambda p: p.write_text(json.dumps(row, default=float)))
+
+
+def _check_output(out: Path, config: BenchmarkConfig) -> Path:
+    runs = out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    stamp = out / "fingerprint.txt"
+    if stamp.exists() and stamp.read_text().strip() != config.fingerprint():
+        raise ValueError(
+            f"{out} holds a run with a different configuration; choose another --output "
+            "(or delete the folder) to start a new run"
+        )
+    atomic_write(stamp, lambda p: p.write_text(config.fingerprint() + "\n"))
+    return runs
+
+
+def write_null_figure(path: Path, connectome, diagnostics, spins) -> None:
+    """CGE-distance curves of the true data against the best and worst nulls."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_cge_curves
+
+    fig = plot_cge_curves(connectome, diagnostics, spins)
+    atomic_write(path, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"))
+    plt.close(fig)
+
+
+def _null_permutations(connectome: Connectome, config: BenchmarkConfig, out: Path):
+    if config.nulls == 0:
+        return None
+    from .nulls import cge_matched_spins
+
+    cached = out / "nulls.npz"
+    if cached.exists():
+        return np.load(cached)["permutations"]
+    perms, diagnostics, spins = cge_matched_spins(
+        connectome, n_spins=config.n_spins, k=config.nulls, random_state=config.seed,
+        n_jobs=config.n_jobs, return_all=True,
+    )
+    atomic_write(out / "null_diagnostics.csv", lambda p: diagnostics.to_csv(p, index=False))
+    write_null_figure(out / "cge_distance.png", connectome, diagnostics, spins)
+    # written last: its presence means the nulls (and their figure) are complete
+    atomic_write(cached, lambda p: np.savez(p.open("wb"), permutations=perms))
+    return perms
+
+
+def run_job(config: BenchmarkConfig, *, progress: bool = True,
+            connectome: Connectome | None = None) -> pd.DataFrame:
+    """Run (or resume) a whole benchmark and write its output folder.
+
+    Each finished fold is written at once to ``runs/`` (temporary file, then
+    rename), so an interrupted run loses at most the folds in flight, and running
+    the same configuration again skips every finished fold. At the end the folder
+    holds ``folds.csv`` (tidy, one row per model × split × repeat × fold × true/null),
+    ``summary.csv`` / ``summary.md`` (mean ± SD and number of runs), ``config.toml``
+    (the configuration, package version and resolved options) and the figures.
+
+    Parameters
+    ----------
+    config : BenchmarkConfig
+    progress : bool, default=True
+        Show a progress bar.
+    connectome : Connectome, default=None
+        The data, if already loaded (otherwise ``config.data`` is loaded).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The per-fold table.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skconn._config import BenchmarkConfig
+    >>> from skconn.benchmark import run_job
+    >>> from skconn.datasets import make_toy_connectome
+    >>> cfg = BenchmarkConfig(models=["exp_decay"], repeats=1, folds=2,
+    ...                       output=tempfile.mkdtemp())
+    >>> df = run_job(cfg, progress=False, connectome=make_toy_connectome(20, 4))
+    >>> len(df)
+    2
+    """
+    from tqdm.auto import tqdm
+
+    unknown = [m for m in config.models if m not in MODELS]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(MODELS)}")
+    out = Path(config.output)
+    runs = _check_output(out, config)
+    if connectome is None:
+        connectome = load_dataset(config.data)
+    if not connectome.sampled.all():
+        # nulls permute expression over every region, so unsampled ones go for all runs alike
+        unsampled = connectome.labels[~connectome.sampled].tolist()
+        warnings.warn(f"dropping {len(unsampled)} region(s) without expression: {unsampled[:5]}",
+                      UserWarning, stacklevel=2)
+        connectome = connectome.subset(connectome.sampled)
+    perms = _null_permutations(connectome, config, out)
+    todo = [t for t in _tasks(connectome, config, perms) if not (runs / f"{t[0]}.json").exists()]
+    n_total = sum(1 for _ in _tasks(connectome, config, perms))
+    bar = tqdm(total=n_total, initial=n_total - len(todo), disable=not progress,
+               desc="folds", unit="fit")
+    jobs = Parallel(n_jobs=config.n_jobs, return_as="generator_unordered")(
+        delayed(_keyed_fold)(key, model, X, y, tr, te, meta)
+        for key, model, tr, te, meta, X, y in todo
+    )
+    for key, (row, predictions) in jobs:
+        _save_fold(runs, key, row, predictions)
+        bar.update()
+    bar.close()
+    return _write_reports(out, config, connectome, perms)
+
+
+def _write_reports(out: Path, config: BenchmarkConfig, connectome, perms) -> pd.DataFrame:
+    from .plotting import write_result_figures
+
+    rows = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+    order = {m: k for k, m in enumerate(config.models)}
+    folds = pd.DataFrame(rows)
+    rank = {"model": order, "split": {s: k for k, s in enumerate(config.splits)},
+            "data": {"true": 0, "null": 1}}
+    folds = folds.sort_values(
+        ["model", "split", "data", "repeat", "fold"],
+        key=lambda col: col.map(rank[col.name]) if col.name in rank else col,
+    ).reset_index(drop=True)
+    atomic_write(out / "folds.csv", lambda p: folds.to_csv(p, index=False))
+    table = summarize(folds)
+    atomic_write(out / "summary.csv", lambda p: table.to_csv(p))
+    shown = [m for m in ("pearson_r", "short_r", "mid_r", "long_r", "r2", "mse", "fit_time")
+             if f"{m}_mean" in table]
+    text = format_summary(table, shown)
+    atomic_write(out / "summary.md", lambda p: p.write_text(text + "\n"))
+    resolved = {
+        "version": __version__,
+        "dataset": str(connectome.name),
+        "n_regions": int(connectome.n_regions),
+        "n_genes": int(connectome.n_genes),
+        "fingerprint": config.fingerprint(),
+        **{f"params_{m}": json.dumps(make_model(m, config.seed, config.device).get_params(),
+                                     default=str) for m in config.models},
+        **{f"grid_{m}": json.dumps(MODELS[m].grid) for m in config.models},
+    }
+    atomic_write(out / "config.toml", lambda p: p.write_text(config.to_toml(resolved)))
+    write_result_figures(out, folds, connectome)
+    return folds

@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import __version__
 
@@ -15,9 +14,15 @@ __all__ = ["main"]
 _SHOWN = ("pearson_r", "short_r", "mid_r", "long_r", "r2", "mse", "fit_time")
 
 
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
 def _parser() -> argparse.ArgumentParser:
+    from ._config import BenchmarkConfig
     from .benchmark import MODELS
 
+    defaults = BenchmarkConfig()
     parser = argparse.ArgumentParser(
         prog="skconn",
         description="Predict functional connectivity from regional gene expression and position.",
@@ -26,53 +31,64 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser(
         "benchmark",
-        help="cross-validate models on a dataset and print mean ± SD per metric",
-        description="Repeated outer region folds of the chosen models on a dataset.",
+        help="nested region-level cross-validation of models, true data vs spatial nulls",
+        description="Benchmark models with repeated outer region folds (and an inner "
+                    "hyperparameter search) on a dataset, against CGE-matched spin nulls; "
+                    "write per-fold results, a summary table and figures. Re-running the "
+                    "same command resumes, skipping finished folds.",
     )
+    bench.add_argument("--config", help="TOML file of options (flags given here override it)")
     bench.add_argument(
-        "--data", default="default",
-        help="'default' (the embedded dataset) or a dataset folder (regions.csv, "
-             "expression.csv.gz, connectivity.csv.gz)",
+        "--data", help="'default' (the embedded dataset) or a dataset folder (regions.csv, "
+                       f"expression.csv.gz, connectivity.csv.gz); default {defaults.data!r}",
     )
-    bench.add_argument(
-        "--models", default="exp_decay,connectome_model,pls_bilinear",
-        help=f"comma-separated model names among {','.join(MODELS)}",
-    )
-    bench.add_argument("--split", choices=("random", "spatial"), default="random")
-    bench.add_argument("--repeats", type=int, default=3, help="outer repeats (default 3)")
-    bench.add_argument("--folds", type=int, default=4, help="outer folds (default 4)")
-    bench.add_argument("--seed", type=int, default=0, help="seed of the first repeat")
-    bench.add_argument("--n-jobs", type=int, default=1, help="parallel folds (joblib)")
-    bench.add_argument("--output", type=Path, default=None,
-                       help="folder for folds.csv, summary.csv and summary.md")
-    bench.add_argument("--quiet", action="store_true", help="print the table only")
+    bench.add_argument("--models", type=_csv,
+                       help=f"comma-separated, among {','.join(MODELS)}; "
+                            f"default {','.join(defaults.models)}")
+    bench.add_argument("--split", dest="splits", type=_csv,
+                       help="random, spatial or random,spatial; default random")
+    bench.add_argument("--repeats", type=int, help=f"outer repeats (default {defaults.repeats})")
+    bench.add_argument("--folds", type=int, help=f"outer folds (default {defaults.folds})")
+    bench.add_argument("--search", choices=("none", "grid", "random"),
+                       help="inner hyperparameter search (default none)")
+    bench.add_argument("--n-iter", type=int, help="candidates of the random search")
+    bench.add_argument("--inner-folds", type=int, help="inner region folds (default 3)")
+    bench.add_argument("--nulls", type=int,
+                       help="K CGE-matched spin nulls, one per repeat (default 0: none)")
+    bench.add_argument("--n-spins", type=int, help="spins screened for the nulls")
+    bench.add_argument("--seed", type=int, help="seed of the first repeat (default 0)")
+    bench.add_argument("--n-jobs", type=int, help="parallel folds through joblib")
+    bench.add_argument("--device", help="device of neural models (auto, cpu, cuda)")
+    bench.add_argument("--output", help=f"output folder (default {defaults.output})")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     return parser
 
 
-def _benchmark(args: argparse.Namespace) -> int:
-    from .benchmark import format_summary, load_dataset, run_benchmark, summarize
+def _config(args: argparse.Namespace):
+    from ._config import BenchmarkConfig
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    values = BenchmarkConfig.from_toml(args.config).to_dict() if args.config else {}
+    for key in BenchmarkConfig().to_dict():
+        given = getattr(args, key, None)
+        if given is not None:
+            values[key] = given
+    return BenchmarkConfig(**values)
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from .benchmark import format_summary, run_job, summarize
+
     start = time.perf_counter()
-    connectome = load_dataset(args.data)
+    config = _config(args)
     if not args.quiet:
-        print(f"# {connectome!r}; {args.split} split, {args.repeats} repeats x "
-              f"{args.folds} folds; models: {', '.join(models)}", file=sys.stderr)
-    results = run_benchmark(
-        connectome, models, split=args.split, repeats=args.repeats, folds=args.folds,
-        random_state=args.seed, n_jobs=args.n_jobs, verbose=0 if args.quiet else 5,
-    )
-    table = summarize(results)
+        print(f"# skconn {__version__} benchmark -> {config.output}", file=sys.stderr)
+    folds = run_job(config, progress=not args.quiet)
+    table = summarize(folds)
     shown = [m for m in _SHOWN if f"{m}_mean" in table]
-    text = format_summary(table, shown)
-    print(text)
-    if args.output is not None:
-        args.output.mkdir(parents=True, exist_ok=True)
-        results.to_csv(args.output / "folds.csv", index=False)
-        table.to_csv(args.output / "summary.csv")
-        (args.output / "summary.md").write_text(text + "\n")
+    print(format_summary(table, shown))
     if not args.quiet:
-        print(f"# done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        print(f"# done in {time.perf_counter() - start:.1f} s; results in {config.output}",
+              file=sys.stderr)
     return 0
 
 
@@ -87,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status.
+        Exit status: 0 on success, 2 on bad input (with a message on stderr).
 
     Examples
     --------

@@ -1,7 +1,10 @@
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from skconn.benchmark import make_model, run_benchmark, summarize
+from skconn.benchmark import BenchmarkConfig, make_model, run_benchmark, run_job, summarize
 from skconn.metrics import REPORT_KEYS
 
 
@@ -15,11 +18,17 @@ def test_run_benchmark_is_reproducible_and_complete(ukbb100):
     np.testing.assert_allclose(first[metrics].to_numpy(float), second[metrics].to_numpy(float))
     assert set(first["seed"]) == {5, 6}
     assert (first["dataset"] == "ukbb_schaefer100").all()
-    table = summarize(first)
+    table = summarize(first).droplevel(["split", "data"])
     assert list(table.index) == ["exp_decay", "pls_bilinear"]
     assert (table["n_runs"] == 6).all()
     # expression beats distance alone on these data
     assert table.loc["pls_bilinear", "pearson_r_mean"] > table.loc["exp_decay", "pearson_r_mean"]
+
+
+def test_inner_search_records_the_chosen_hyperparameters(ukbb100):
+    df = run_benchmark(ukbb100, ["pls_bilinear"], repeats=1, folds=3, search="grid")
+    chosen = [json.loads(p)["n_components"] for p in df["params"]]
+    assert set(chosen) <= {5, 10, 25} and len(chosen) == 3
 
 
 def test_parallel_folds_match_serial(ukbb100):
@@ -38,3 +47,22 @@ def test_bad_arguments(ukbb100):
         run_benchmark(ukbb100, folds=1)
     with pytest.raises(ValueError, match="unknown model"):
         make_model("nope", 0)
+
+
+def test_job_scores_each_repeat_against_its_own_cge_matched_null(ukbb100, tmp_path):
+    config = BenchmarkConfig(models=["exp_decay", "connectome_model"], splits=["spatial"],
+                             repeats=2, folds=3, nulls=2, n_spins=100, output=str(tmp_path))
+    folds = run_job(config, progress=False, connectome=ukbb100)
+    assert set(folds["data"]) == {"true", "null"}
+    nulls = folds[folds["data"] == "null"]
+    assert sorted(set(nulls["null_index"])) == [0, 1]  # repeat r uses null r % K
+    assert (nulls.groupby("repeat")["null_index"].nunique() == 1).all()
+    # distance alone cannot tell a null from the truth; expression can
+    decay = folds[folds["model"] == "exp_decay"].pivot_table(
+        index=["repeat", "fold"], columns="data", values="pearson_r")
+    np.testing.assert_allclose(decay["true"], decay["null"])
+    cm = folds[folds["model"] == "connectome_model"].groupby("data")["pearson_r"].mean()
+    assert cm["true"] > cm["null"]
+    for name in ("cge_distance.png", "null_diagnostics.csv", "nulls.npz", "metrics.png"):
+        assert (tmp_path / name).exists()
+    assert len(pd.read_csv(tmp_path / "null_diagnostics.csv")) == 100

@@ -1,12 +1,26 @@
+import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pandas as pd
 
+from skconn._config import BenchmarkConfig
 from skconn.cli import main
 
 
-def test_benchmark_on_a_dataset_folder_writes_tables(shared_data, tmp_path, capsys):
+def _row_mean(printed: str, model: str, column: str = "pearson_r") -> float:
+    lines = [line for line in printed.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    row = next(line for line in lines if line.startswith(f"| {model} |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    return float(cells[header.index(column)].split("±")[0])
+
+
+def test_benchmark_on_a_dataset_folder_writes_tables_and_figures(shared_data, tmp_path, capsys):
     out = tmp_path / "run"
     status = main([
         "benchmark", "--data", str(shared_data / "ukbb_schaefer100"), "--repeats", "2",
@@ -15,39 +29,102 @@ def test_benchmark_on_a_dataset_folder_writes_tables(shared_data, tmp_path, caps
     ])
     assert status == 0
     printed = capsys.readouterr().out
-    assert "| connectome_model |" in printed and "±" in printed
+    assert _row_mean(printed, "connectome_model") > _row_mean(printed, "exp_decay") - 0.2
     folds = pd.read_csv(out / "folds.csv")
     assert len(folds) == 2 * 3 * 2
     assert set(folds["model"]) == {"exp_decay", "connectome_model"}
     assert folds["pearson_r"].between(-1, 1).all()
-    summary = pd.read_csv(out / "summary.csv", index_col=0)
-    assert summary.loc["connectome_model", "n_runs"] == 6
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.set_index("model").loc["connectome_model", "n_runs"] == 6
     assert (out / "summary.md").read_text().startswith("| model |")
+    for figure in ("connectomes.png", "scatter.png", "metrics.png"):
+        assert (out / figure).stat().st_size > 10_000
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert set(predictions.columns) >= {"model", "i", "j", "y_true", "y_pred", "distance"}
+    saved = BenchmarkConfig.from_toml(out / "config.toml")
+    assert saved.models == ["exp_decay", "connectome_model"] and saved.splits == ["spatial"]
+    assert "version" in (out / "config.toml").read_text()
 
 
-def test_benchmark_on_the_embedded_default(capsys):
+def test_config_file_is_equivalent_to_flags(shared_data, tmp_path, capsys):
+    out_flags, out_file = tmp_path / "flags", tmp_path / "file"
+    common = dict(data=str(shared_data / "ukbb_schaefer100"), models=["exp_decay"], repeats=1,
+                  folds=3)
+    assert main(["benchmark", "--data", common["data"], "--models", "exp_decay", "--repeats",
+                 "1", "--folds", "3", "--output", str(out_flags), "--quiet"]) == 0
+    config = tmp_path / "run.toml"
+    config.write_text(BenchmarkConfig(**common, output=str(out_file)).to_toml())
+    assert main(["benchmark", "--config", str(config), "--quiet"]) == 0
+    a = pd.read_csv(out_flags / "folds.csv")
+    b = pd.read_csv(out_file / "folds.csv")
+    np.testing.assert_allclose(a["pearson_r"], b["pearson_r"])
+
+
+def test_benchmark_on_the_embedded_default(tmp_path, capsys):
     status = main(["benchmark", "--repeats", "1", "--folds", "3", "--quiet",
-                   "--models", "connectome_model"])
+                   "--models", "connectome_model", "--output", str(tmp_path)])
     assert status == 0
-    row = next(line for line in capsys.readouterr().out.splitlines() if "connectome_model" in line)
-    mean_r = float(row.split("|")[2].split("±")[0])
+    mean_r = _row_mean(capsys.readouterr().out, "connectome_model")
     assert 0.2 < mean_r < 1.0  # real single-subject FC is predictable from expression
 
 
 def test_errors_are_reported_not_raised(tmp_path, capsys):
-    assert main(["benchmark", "--data", str(tmp_path / "missing")]) == 2
+    assert main(["benchmark", "--data", str(tmp_path / "missing"),
+                 "--output", str(tmp_path / "o1")]) == 2
     assert "dataset folder not found" in capsys.readouterr().err
-    assert main(["benchmark", "--data", str(tmp_path), "--models", "nope"]) == 2
-
-
-def test_unknown_model_is_named(shared_data, capsys):
-    status = main(["benchmark", "--data", str(shared_data / "ukbb_schaefer100"),
-                   "--models", "exp_decay,magic", "--quiet"])
-    assert status == 2
+    assert main(["benchmark", "--models", "exp_decay,magic", "--output",
+                 str(tmp_path / "o2")]) == 2
     assert "magic" in capsys.readouterr().err
+    assert main(["benchmark", "--split", "diagonal", "--output", str(tmp_path / "o3")]) == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text('colour = "blue"\n')
+    assert main(["benchmark", "--config", str(bad)]) == 2
+    assert "colour" in capsys.readouterr().err
+
+
+def test_a_changed_configuration_does_not_mix_into_an_old_folder(shared_data, tmp_path, capsys):
+    args = ["benchmark", "--data", str(shared_data / "ukbb_schaefer100"), "--models",
+            "exp_decay", "--repeats", "1", "--folds", "2", "--output", str(tmp_path), "--quiet"]
+    assert main(args) == 0
+    assert main([*args[:-3], "--folds", "3", "--output", str(tmp_path), "--quiet"]) == 2
+    assert "different configuration" in capsys.readouterr().err
+
+
+def test_killed_run_resumes_to_the_same_table(shared_data, tmp_path):
+    """SIGKILL mid-run, re-run the same command: same final table as an uninterrupted run."""
+    def command(out):
+        return [sys.executable, "-m", "skconn", "benchmark", "--data",
+                str(shared_data / "hcp_schaefer100"), "--models",
+                "exp_decay,connectome_model,pls_bilinear", "--repeats", "3", "--folds", "4",
+                "--output", str(out), "--quiet"]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    subprocess.run(command(tmp_path / "whole"), check=True, env=env, capture_output=True)
+    interrupted = tmp_path / "interrupted"
+    proc = subprocess.Popen(command(interrupted), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    runs = interrupted / "runs"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(runs.glob("*.json"))) < 4:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = sorted(runs.glob("*.json"))
+    assert 4 <= len(done) < 36, "the run was not interrupted mid-way"
+    for path in done:  # no half-written result: every finished fold parses, with its predictions
+        json.loads(path.read_text())
+        np.load(path.with_suffix(".npz"))["y_pred"]
+    assert not (interrupted / "folds.csv").exists()
+    subprocess.run(command(interrupted), check=True, env=env, capture_output=True)
+    whole = pd.read_csv(tmp_path / "whole" / "folds.csv").drop(columns="fit_time")
+    resumed = pd.read_csv(interrupted / "folds.csv").drop(columns="fit_time")
+    pd.testing.assert_frame_equal(whole, resumed)
+    summary = [pd.read_csv(p / "summary.csv").filter(regex="model|pearson|r2|mse")
+               for p in (tmp_path / "whole", interrupted)]
+    pd.testing.assert_frame_equal(*summary)
 
 
 def test_python_dash_m_entry_point():
     done = subprocess.run([sys.executable, "-m", "skconn", "benchmark", "--help"],
                           capture_output=True, text=True, check=True)
-    assert "--split" in done.stdout and "--models" in done.stdout
+    assert "--split" in done.stdout and "--nulls" in done.stdout and "--config" in done.stdout

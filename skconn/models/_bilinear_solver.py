@@ -173,7 +173,11 @@ def solve_exact(
 
 
 def solve_reference(
-    basis: BilinearBasis, Y: np.ndarray, W: np.ndarray, *, alpha: float = 1.0,
+    basis: BilinearBasis,
+    Y: np.ndarray,
+    W: np.ndarray,
+    *,
+    alpha: float = 1.0,
     fit_intercept: bool = True,
 ) -> BilinearSolution:
     """The published approximation ``(XᵀX + αI)⁻¹ XᵀYX (XᵀX + αI)⁻¹`` (REFERENCE §3.2).

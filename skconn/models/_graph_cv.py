@@ -58,4 +58,3 @@ def inner_splits(graph: PairGraph, cv, random_state, X=None) -> list[tuple[np.nd
             "give a fixed alpha or more data"
         )
     return list(kf.split(np.arange(graph.n_pairs)))
-

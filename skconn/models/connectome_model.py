@@ -222,8 +222,9 @@ class ConnectomeModelRegressor(RegressorMixin, BaseEstimator):
                 if alphas.size == 0 or (alphas < 0).any() or not np.isfinite(alphas).all():
                     raise ValueError("alphas must be a non-empty array of finite values >= 0")
             else:
-                alphas = _default_alphas(basis.eigvals, "kronecker" if pen == "reference" else pen,
-                                         self.n_alphas)
+                alphas = _default_alphas(
+                    basis.eigvals, "kronecker" if pen == "reference" else pen, self.n_alphas
+                )
             out.extend((pen, float(a)) for a in np.sort(alphas)[::-1])
         return out
 
@@ -231,8 +232,15 @@ class ConnectomeModelRegressor(RegressorMixin, BaseEstimator):
         if penalty == "reference":
             return solve_reference(basis, Y, W, alpha=alpha, fit_intercept=self.fit_intercept)
         return solve_exact(
-            basis, Y, W, penalty=penalty, alpha=alpha, fit_intercept=self.fit_intercept,
-            tol=tol, max_iter=self.max_iter, init=init,
+            basis,
+            Y,
+            W,
+            penalty=penalty,
+            alpha=alpha,
+            fit_intercept=self.fit_intercept,
+            tol=tol,
+            max_iter=self.max_iter,
+            init=init,
         )
 
     def _path_scores(self, train: PairGraph, y_train, val: PairGraph, y_val, candidates):

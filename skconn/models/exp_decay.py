@@ -47,7 +47,7 @@ class ExpDecayRegressor(RegressorMixin, BaseEstimator):
     ----------
     mirror_x : bool, default=True
         Fold both hemispheres onto the left before measuring distance
-        (x -> -|x|, as the published baseline does), so homotopic pairs count as
+        (``x -> -|x|``, as the published baseline does), so homotopic pairs count as
         close. On the published protocol folding raised test r by 0.04-0.09 on all
         four datasets measured (REFERENCE §9.5; homotopic connectivity is strong),
         hence the default. ``False`` uses the true Euclidean distance.
@@ -94,8 +94,9 @@ class ExpDecayRegressor(RegressorMixin, BaseEstimator):
         "max_nfev": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, *, mirror_x=True, fit_on="pairs", bin_width=5.0, init=(0.0, 10.0),
-                 max_nfev=1000):
+    def __init__(
+        self, *, mirror_x=True, fit_on="pairs", bin_width=5.0, init=(0.0, 10.0), max_nfev=1000
+    ):
         self.mirror_x = mirror_x
         self.fit_on = fit_on
         self.bin_width = bin_width

@@ -149,8 +149,12 @@ class PLSBilinearRegressor(RegressorMixin, BaseEstimator):
 
     def _decoder(self) -> ConnectomeModelRegressor:
         return ConnectomeModelRegressor(
-            alpha=self.alpha, penalty=self.penalty, solver=self.solver, cv=self.cv,
-            scoring=self.scoring, fit_intercept=self.fit_intercept,
+            alpha=self.alpha,
+            penalty=self.penalty,
+            solver=self.solver,
+            cv=self.cv,
+            scoring=self.scoring,
+            fit_intercept=self.fit_intercept,
             random_state=self.random_state,
         )
 

@@ -1,0 +1,142 @@
+"""The benchmark's configuration: one object equivalent to the command-line flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["BenchmarkConfig"]
+
+_DEFAULT_MODELS = ("exp_decay", "connectome_model", "pls_bilinear", "low_rank")
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+@dataclass
+class BenchmarkConfig:
+    """Everything that defines a ``skconn benchmark`` run.
+
+    Parameters
+    ----------
+    data : str, default="default"
+        ``"default"`` (embedded dataset) or a dataset folder.
+    models : list of str
+        Model names (see :data:`skconn.benchmark.MODELS`).
+    splits : list of {"random", "spatial"}, default=["random"]
+        Outer splitters.
+    repeats : int, default=3
+        Outer repeats (each with new folds, seed ``seed + repeat``).
+    folds : int, default=4
+        Outer folds per repeat.
+    search : {"none", "grid", "random"}, default="none"
+        Inner hyperparameter search over each model's default grid.
+    n_iter : int, default=5
+        Candidates drawn by the random search.
+    inner_folds : int, default=3
+        Folds of the inner region split (same kind as the outer split).
+    nulls : int, default=0
+        K CGE-matched spatiomolecular nulls; repeat r is also scored on null
+        ``r % K`` (one null per repeat, as published). 0 scores the true data only.
+    n_spins : int, default=1000
+        Spins screened for the K best CGE-matched nulls.
+    seed : int, default=0
+    n_jobs : int, default=1
+    device : str, default="auto"
+        Device of the neural models.
+    output : str, default="skconn-results"
+        Output folder.
+
+    Examples
+    --------
+    >>> from skconn._config import BenchmarkConfig
+    >>> cfg = BenchmarkConfig(models=["exp_decay"], repeats=2)
+    >>> BenchmarkConfig.from_toml_text(cfg.to_toml()) == cfg
+    True
+    """
+
+    data: str = "default"
+    models: list[str] = field(default_factory=lambda: list(_DEFAULT_MODELS))
+    splits: list[str] = field(default_factory=lambda: ["random"])
+    repeats: int = 3
+    folds: int = 4
+    search: str = "none"
+    n_iter: int = 5
+    inner_folds: int = 3
+    nulls: int = 0
+    n_spins: int = 1000
+    seed: int = 0
+    n_jobs: int = 1
+    device: str = "auto"
+    output: str = "skconn-results"
+
+    def __post_init__(self) -> None:
+        self.models = list(self.models)
+        self.splits = list(self.splits)
+        bad = [s for s in self.splits if s not in ("random", "spatial")]
+        if bad or not self.splits:
+            raise ValueError(f"splits must be among 'random', 'spatial'; got {self.splits}")
+        if self.search not in ("none", "grid", "random"):
+            raise ValueError(f"search must be 'none', 'grid' or 'random', got {self.search!r}")
+        for name in ("repeats", "n_iter", "n_spins", "n_jobs"):
+            if int(getattr(self, name)) < 1 and not (name == "n_jobs" and self.n_jobs == -1):
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.folds < 2 or self.inner_folds < 2:
+            raise ValueError(f"folds and inner_folds must be >= 2, got {self.folds}, "
+                             f"{self.inner_folds}")
+        if self.nulls < 0:
+            raise ValueError(f"nulls must be >= 0, got {self.nulls}")
+        if not self.models:
+            raise ValueError("models must name at least one model")
+
+    # ------------------------------------------------------------------ (de)serialising
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_toml(self, extra: dict | None = None) -> str:
+        """TOML text of the configuration (plus an ``[run]`` table of extra facts)."""
+        lines = [f"{k} = {_toml_value(v)}" for k, v in self.to_dict().items()]
+        if extra:
+            lines.append("")
+            lines.append("[run]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in extra.items())
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_toml_text(cls, text: str) -> BenchmarkConfig:
+        values = tomllib.loads(text)
+        values.pop("run", None)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown configuration key(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> BenchmarkConfig:
+        """Read a configuration file written by :meth:`to_toml` (or by hand)."""
+        return cls.from_toml_text(Path(path).read_text())
+
+    def fingerprint(self) -> str:
+        """Hash of what determines the results (not n_jobs, output or device)."""
+        relevant = {k: v for k, v in self.to_dict().items()
+                    if k not in ("n_jobs", "output", "device")}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,411 @@
+"""True-versus-null model evaluation: the null test and the batched spin test."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+import scipy.linalg
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.utils import Bunch, check_random_state
+
+from ..metrics import get_scorer
+from ..model_selection._spin import rows_of_variant
+from ..models import ConnectomeModelRegressor
+from ..models._bilinear_solver import BilinearBasis
+from ..models._input import PairGraph, node_targets
+from ..pairs import RegionPairs
+
+__all__ = ["null_test", "spin_test"]
+
+# Largest reduced basis (r² coefficients) whose normal operator is factorised explicitly.
+_MAX_CORE = 4096
+
+
+def _score(estimator, X, y, scorer):
+    if scorer is None:
+        return float(estimator.score(X, y))
+    return float(scorer(estimator, X, y))
+
+
+def _fit_score(estimator, X, y, train, test, scorer):
+    est = clone(estimator).fit(X[train], y[train])
+    return _score(est, X[test], y[test], scorer)
+
+
+def _sign_flip_pvalue(diff, n_permutations, random_state):
+    """One-sided paired sign-flip p-value of mean(diff) > 0 (exact for up to 16 pairs)."""
+    diff = np.asarray(diff, dtype=float)
+    observed = diff.mean()
+    n = len(diff)
+    if n <= 16:
+        signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+        flipped = (signs * diff).mean(axis=1)
+        return float(np.mean(flipped >= observed - 1e-12))
+    rng = check_random_state(random_state)
+    signs = rng.choice([-1.0, 1.0], size=(n_permutations, n))
+    flipped = (signs * diff).mean(axis=1)
+    return float((1 + np.sum(flipped >= observed - 1e-12)) / (n_permutations + 1))
+
+
+def null_test(
+    estimator,
+    X,
+    y,
+    *,
+    cv,
+    scoring=None,
+    variants=None,
+    n_permutations=9999,
+    random_state=None,
+    n_jobs=None,
+):
+    """Score a model on the true data and on nulls, fold for fold.
+
+    The published protocol (REFERENCE §4.1): for each split seed the model is
+    cross-validated on the true data and, on the same region folds, on one
+    null variant (a different null per seed). With 10 seeds × 4 folds this
+    gives 40 true and 40 null scores side by side.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Cloned and fitted on each training fold.
+    X : RegionPairs
+        True data (variant 0) plus null variants, from
+        ``make_pairs(connectome, nulls=perms)``.
+    y : array-like of shape (P,)
+    cv : region splitter or list of region splitters
+        One splitter per repeat (e.g. ``SpatialRegionSplit(4, random_state=s)``
+        for each seed s).
+    scoring : str or callable, default=None
+        A scorer (see :func:`skconn.metrics.get_scorer`); the estimator's
+        ``score`` by default.
+    variants : sequence of int, default=None
+        The null variant of each repeat; ``1, 2, ...`` by default.
+    n_permutations : int, default=9999
+        Random sign flips for the p-value when there are more than 16 folds
+        (all 2^n flips are used otherwise).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sign flips.
+    n_jobs : int, default=None
+        joblib workers over the fits.
+
+    Returns
+    -------
+    sklearn.utils.Bunch
+        ``scores``: DataFrame, one row per fold (``repeat``, ``fold``,
+        ``variant``, ``true_score``, ``null_score``); ``true_mean``,
+        ``true_sd``, ``null_mean``, ``null_sd`` (SD with ddof=1 over every
+        fold of every repeat); ``gap`` = true_mean - null_mean; ``pvalue``:
+        one-sided paired sign-flip test that true scores exceed null scores
+        (the two scores of a fold share its regions, so their difference is
+        exchangeable in sign under the null).
+
+    See Also
+    --------
+    skconn.model_selection.SpinNullSplit : One null per fold instead of per repeat.
+    spin_test : Many refits on the full data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skconn.datasets import make_toy_connectome
+    >>> from skconn.model_selection import RandomRegionSplit
+    >>> from skconn.models import ConnectomeModelRegressor
+    >>> from skconn.nulls import null_test
+    >>> from skconn.pairs import make_pairs
+    >>> c = make_toy_connectome(24, 5)
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = make_pairs(c, nulls=[rng.permutation(24) for _ in range(2)])
+    >>> res = null_test(ConnectomeModelRegressor(alpha=1.0), X, y, scoring="pearson",
+    ...                 cv=[RandomRegionSplit(2, random_state=s) for s in (0, 1)])
+    >>> res.scores.shape, sorted(res.scores.variant.unique().tolist())
+    ((4, 5), [1, 2])
+    >>> bool(res.true_mean > res.null_mean), 0 < res.pvalue <= 1
+    (True, True)
+    """
+    if not isinstance(X, RegionPairs):
+        raise TypeError(f"X must be a RegionPairs with null variants, got {type(X).__name__}")
+    y = np.asarray(y, dtype=float)
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+    cvs = list(cv) if isinstance(cv, (list, tuple)) else [cv]
+    if not cvs:
+        raise ValueError("cv must be a region splitter or a non-empty list of them")
+    if variants is None:
+        variants = list(range(1, len(cvs) + 1))
+    variants = [int(v) for v in variants]
+    if len(variants) != len(cvs):
+        raise ValueError(f"variants gives {len(variants)} nulls for {len(cvs)} repeats")
+    present = set(np.unique(X.variant).tolist())
+    if 0 not in present:
+        raise ValueError("X must hold the true data (variant 0) besides the nulls")
+    missing = sorted(set(variants) - present - {0})
+    if missing or 0 in variants:
+        raise ValueError(
+            f"null variants {missing or [0]} are not nulls of X (X holds {sorted(present)[:8]}); "
+            f"make X with make_pairs(connectome, nulls=perms) and >= {max(variants)} nulls"
+        )
+    if not isinstance(n_permutations, numbers.Integral) or n_permutations < 1:
+        raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
+    scorer = None if scoring is None else get_scorer(scoring)
+    jobs, index = [], []
+    for r, (splitter, variant) in enumerate(zip(cvs, variants, strict=True)):
+        for f, (train, test) in enumerate(splitter.split(X, y)):
+            jobs.append((train, test))
+            jobs.append((rows_of_variant(X, train, variant), rows_of_variant(X, test, variant)))
+            index.append((r, f, variant))
+    scores = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_score)(estimator, X, y, tr, te, scorer) for tr, te in jobs
+    )
+    table = pd.DataFrame(index, columns=["repeat", "fold", "variant"])
+    table["true_score"] = scores[0::2]
+    table["null_score"] = scores[1::2]
+    true, null = table["true_score"].to_numpy(), table["null_score"].to_numpy()
+    ddof = 1 if len(table) > 1 else 0
+    return Bunch(
+        scores=table,
+        true_mean=float(true.mean()),
+        true_sd=float(true.std(ddof=ddof)),
+        null_mean=float(null.mean()),
+        null_sd=float(null.std(ddof=ddof)),
+        gap=float(true.mean() - null.mean()),
+        pvalue=_sign_flip_pvalue(true - null, n_permutations, random_state),
+    )
+
+
+# --------------------------------------------------------------------------- spin test
+def _check_perms(nulls, n_regions):
+    perms = np.asarray(nulls)
+    if perms.ndim == 1:
+        perms = perms[None]
+    if perms.ndim != 2 or perms.shape[1] != n_regions or perms.dtype.kind not in "iu":
+        raise ValueError(
+            f"nulls must be integer region permutations of shape (K, {n_regions}), "
+            f"got {perms.shape}"
+        )
+    if not (np.sort(perms, axis=1) == np.arange(n_regions)).all():
+        raise ValueError("every row of nulls must be a permutation of the regions")
+    return perms.astype(np.intp)
+
+
+def _null_pairs(X: RegionPairs, perm: np.ndarray) -> RegionPairs:
+    """X's pairs with region r showing the features of region ``perm[r]``."""
+    variants = np.vstack([np.arange(X.n_regions), perm])
+    return RegionPairs(
+        X._table.features,
+        X.regions,
+        X.pairs,
+        variant=np.ones(len(X), dtype=np.intp),
+        variants=variants,
+        feature_names=X.feature_names,
+    )
+
+
+def _refit_score(estimator, X, y, perm, scorer):
+    Xn = _null_pairs(X, perm)
+    return _score(clone(estimator).fit(Xn, y), Xn, y, scorer)
+
+
+class _BatchedCM:
+    """Closed-form Connectome Model refits for many row permutations of the features.
+
+    Permuting the rows of the node features X leaves XᵀX, hence the reduced
+    basis and the penalty, unchanged (REFERENCE §9.1): a null is the same
+    problem with the basis coordinates Q permuted. When every pair of nodes is
+    given equally often (``uniform``), the normal operator is the same for
+    every null, so it is factorised once, and the Pearson r of a refit follows
+    from a few r×r moments of its core (no (n, n) prediction is formed): a
+    null costs one right-hand side ``Q_pᵀ Y Q_p`` and one solve.
+    """
+
+    def __init__(self, estimator, graph: PairGraph, y):
+        self.y = y
+        self.graph = graph
+        basis = BilinearBasis.from_features(graph.features)
+        Q = self.Q = basis.Q
+        Y, W = node_targets(graph, y)
+        n, r = Q.shape
+        off = W[~np.eye(n, dtype=bool)]
+        self.uniform = bool(off.size and off.min() == off.max() > 0 and not np.diag(W).any())
+        penalty = "ridge" if estimator.penalty == "auto" else estimator.penalty
+        if estimator.solver == "reference":
+            penalty = "reference"
+        alpha = float(estimator.alpha)
+        if alpha == 0 and penalty != "reference":
+            alpha = 1e-12 * float(basis.eigvals.max() if basis.eigvals.size else 1.0) ** 2
+        self.penalty = penalty
+        self.fi = bool(estimator.fit_intercept)
+        self.usable = self.uniform and (penalty == "reference" or r * r <= _MAX_CORE)
+        if not self.usable:
+            return
+        self.w = off[0]
+        self.Y = Y  # zero on the diagonal, like W
+        self.s = Q.sum(axis=0)  # Q_pᵀ1 = Qᵀ1 for every permutation
+        self.G = Q.T @ Q  # likewise
+        if penalty == "reference":
+            self.den = np.outer(basis.eigvals + alpha, basis.eigvals + alpha)
+            return
+        pen = basis.penalty(penalty, alpha)
+        # normal operator on (vec Õ, b): Σ_ij W_ij (q_i ⊗ q_j)(q_i ⊗ q_j)ᵀ + diag(pen)
+        Z = (Q[:, :, None] * Q[:, None, :]).reshape(n, r * r)
+        T = Z.T @ (W @ Z)
+        H = T.reshape(r, r, r, r).transpose(0, 2, 1, 3).reshape(r * r, r * r)
+        H[np.diag_indices(r * r)] += pen.ravel()
+        if self.fi:
+            g = (Q.T @ W @ Q).ravel()
+            H = np.block([[H, g[:, None]], [g[None, :], np.array([[W.sum()]])]])
+        self.factor = scipy.linalg.lu_factor(H)
+
+    def scores(self, sigma):
+        """Pearson r of the refit on each permutation (S, n) of the nodes, over X's pairs."""
+        Q, S = self.Q, len(sigma)
+        n, r = Q.shape
+        # Q_p: node a shows the features of node sigma[a]; Q_pᵀ Y Q_p for all S nulls,
+        # with Y applied as one (n, n) x (n, S r) product
+        Qt = Q[sigma.T]  # (n, S, r)
+        YQ = (self.Y @ Qt.reshape(n, S * r)).reshape(n, S, r).transpose(1, 0, 2)
+        QYQ = np.matmul(Qt.transpose(1, 2, 0), YQ)  # (S, r, r)
+        if self.penalty == "reference":
+            core = QYQ / self.den
+            b = np.zeros(S)
+            if self.fi:
+                b = self.Y.mean() - np.einsum("a,sab,b->s", self.s, core, self.s) / n**2
+        else:
+            rhs = self.w * QYQ.reshape(S, r * r)
+            if self.fi:
+                rhs = np.column_stack([rhs, np.full(S, self.w * self.Y.sum())])
+            sol = scipy.linalg.lu_solve(self.factor, rhs.T).T
+            core = sol[:, : r * r].reshape(S, r, r)
+            b = sol[:, -1] if self.fi else np.zeros(S)
+        core = (core + np.swapaxes(core, 1, 2)) / 2
+        # moments of f = Q_p Õ Q_pᵀ over the off-diagonal grid, from permutation-free terms
+        diag = np.einsum("ar,srt,at->sa", Q, core, Q)  # the diagonal of f, permuted
+        CG = core @ self.G
+        s1 = np.einsum("a,sab,b->s", self.s, core, self.s) - np.trace(CG, axis1=1, axis2=2)
+        s2 = np.einsum("sab,sba->s", CG, CG) - (diag**2).sum(axis=1)
+        sfy = np.einsum("sab,sab->s", core, QYQ)
+        N = n * (n - 1)
+        w, y = self.w, self.y
+        P = len(y)
+        sum_p = w * (s1 + N * b)
+        sum_pp = w * (s2 + 2 * b * s1 + N * b * b)
+        sum_py = w * sfy + b * y.sum()
+        cov = sum_py - sum_p * y.sum() / P
+        var_p = sum_pp - sum_p**2 / P
+        var_y = (y * y).sum() - y.sum() ** 2 / P
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(var_p > 1e-12 * np.abs(sum_pp), cov / np.sqrt(var_p * var_y), np.nan)
+
+
+def _spin_graph(X):
+    regions = X.unique_regions()
+    pos = np.searchsorted(regions, X.pairs)
+    feats = X.region_features(regions, X.primary_variant())
+    return regions, PairGraph(feats, X.coords[regions], pos[:, 0], pos[:, 1])
+
+
+def spin_test(
+    estimator,
+    X,
+    y,
+    nulls,
+    *,
+    scoring="pearson",
+    n_jobs=None,
+    batch_size=64,
+):
+    """Classic spin test: refit on the full data under each null, empirical p-value.
+
+    The model is fitted on all pairs of X and scored on them (how well it
+    can fit the data); then the same on each null, i.e. with region r showing
+    the features of region ``nulls[k, r]``. For a
+    :class:`~skconn.models.ConnectomeModelRegressor` with a fixed ``alpha``
+    and Pearson scoring the refits are batched: one SVD and one factorised
+    normal operator serve every null (permuting feature rows leaves XᵀX
+    unchanged), so 10,000 refits cost about as much as 10,000 predictions.
+    This needs at most 64 features of rank (e.g. PCA components; any number
+    with ``solver="reference"``) and X holding every pair of its regions;
+    otherwise, and for any other estimator, each null is refitted in a
+    joblib loop.
+
+    Parameters
+    ----------
+    estimator : estimator
+    X : RegionPairs
+        The true data (one variant), e.g. ``make_pairs(connectome)[0]``.
+    y : array-like of shape (P,)
+    nulls : array-like of shape (K, R)
+        Region permutations (R = ``X.n_regions``), e.g. from
+        :func:`cge_matched_spins` (``return_all=True``) or :func:`whole_brain_spins`.
+    scoring : str, callable or None, default="pearson"
+        See :func:`skconn.metrics.get_scorer`; None uses the estimator's
+        ``score``. Only ``"pearson"`` (over X's pairs) is batched.
+    n_jobs : int, default=None
+        joblib workers (threads over blocks of nulls in the batched path,
+        fits otherwise).
+    batch_size : int, default=64
+        Nulls per block in the batched path.
+
+    Returns
+    -------
+    sklearn.utils.Bunch
+        ``score`` (true data), ``null_scores`` (K,), ``pvalue`` =
+        (1 + #{null >= score}) / (K + 1), ``batched`` (whether the closed form
+        was batched).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skconn.datasets import make_toy_connectome
+    >>> from skconn.models import ConnectomeModelRegressor
+    >>> from skconn.nulls import spin_test
+    >>> from skconn.pairs import make_pairs
+    >>> X, y = make_pairs(make_toy_connectome(20, 4))
+    >>> rng = np.random.default_rng(0)
+    >>> res = spin_test(ConnectomeModelRegressor(alpha=1.0), X, y,
+    ...                 [rng.permutation(20) for _ in range(50)])
+    >>> res.null_scores.shape, res.batched, bool(res.score > np.median(res.null_scores))
+    ((50,), True, True)
+    """
+    if not isinstance(X, RegionPairs):
+        raise TypeError(f"X must be a RegionPairs, got {type(X).__name__}")
+    y = np.asarray(y, dtype=float)
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+    if len(np.unique(X.variant)) != 1:
+        raise ValueError("X must hold one variant (the true data); give the nulls as `nulls`")
+    perms = _check_perms(nulls, X.n_regions)
+    regions, graph = _spin_graph(X)
+    # node a of a null shows the features of region perms[k, regions[a]]
+    sigma = np.searchsorted(regions, perms[:, regions])
+    closed = np.array_equal(np.sort(perms[:, regions], axis=1),
+                            np.broadcast_to(regions, (len(perms), len(regions))))
+    batched = (
+        isinstance(estimator, ConnectomeModelRegressor)
+        and not isinstance(estimator.alpha, str)
+        and scoring == "pearson"
+        and closed
+    )
+    if batched:
+        model = _BatchedCM(estimator, graph, y)
+        batched = model.usable
+    if batched:
+        true = float(model.scores(np.arange(len(regions))[None])[0])
+        blocks = [sigma[s : s + batch_size] for s in range(0, len(sigma), batch_size)]
+        null = np.concatenate(
+            Parallel(n_jobs=n_jobs, prefer="threads")(delayed(model.scores)(b) for b in blocks)
+        )
+    else:
+        scorer = get_scorer(scoring) if scoring is not None else None
+        true = _score(clone(estimator).fit(X, y), X, y, scorer)
+        null = np.array(
+            Parallel(n_jobs=n_jobs)(
+                delayed(_refit_score)(estimator, X, y, p, scorer) for p in perms
+            )
+        )
+    pvalue = (1 + np.sum(null >= true)) / (len(null) + 1)
+    return Bunch(score=true, null_scores=null, pvalue=float(pvalue), batched=bool(batched))

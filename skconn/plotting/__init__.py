@@ -1,0 +1,20 @@
+"""Figures: each function takes results and returns a matplotlib Figure."""
+
+from ._nulls import plot_cge_curves, plot_null_distribution
+from ._results import (
+    pairs_to_matrix,
+    plot_metric_bars,
+    plot_predicted_connectomes,
+    plot_prediction_scatter,
+    write_result_figures,
+)
+
+__all__ = [
+    "pairs_to_matrix",
+    "plot_cge_curves",
+    "plot_metric_bars",
+    "plot_null_distribution",
+    "plot_predicted_connectomes",
+    "plot_prediction_scatter",
+    "write_result_figures",
+]

@@ -1,0 +1,127 @@
+"""Figures for spatial and spatiomolecular nulls."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..nulls._cge_curves import DistanceBins, exponential_decay
+
+__all__ = ["plot_cge_curves", "plot_null_distribution"]
+
+
+def _axes(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_cge_curves(connectome, diagnostics, perms=None, *, n_show=3, ax=None, figsize=(6, 4)):
+    """CGE-distance curve of the true data against the best and worst nulls.
+
+    Parameters
+    ----------
+    connectome : Connectome
+        Every region with expression (as given to :func:`cge_matched_spins`).
+    diagnostics : pandas.DataFrame
+        The diagnostics of :func:`skconn.nulls.cge_matched_spins` (its ``rank``
+        column and ``attrs``).
+    perms : ndarray of shape (n_spins, R), default=None
+        All spins (``return_all=True``); without them only the fitted curves of
+        the nulls are drawn.
+    n_show : int, default=3
+        How many of the best and of the worst nulls to draw.
+    ax : matplotlib Axes, default=None
+    figsize : tuple, default=(6, 4)
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skconn.datasets import make_toy_connectome
+    >>> from skconn.nulls import cge_matched_spins
+    >>> from skconn.plotting import plot_cge_curves
+    >>> c = make_toy_connectome(30, 20)
+    >>> best, diag, perms = cge_matched_spins(c, 20, 3, random_state=0, return_all=True)
+    >>> fig = plot_cge_curves(c, diag, perms)
+    >>> len(fig.axes)
+    1
+    """
+    fig, ax = _axes(ax, figsize)
+    curve = diagnostics.attrs.get("curve")
+    true = diagnostics.attrs.get("true")
+    if curve is None or true is None:
+        raise ValueError("diagnostics must come from cge_matched_spins (attrs 'curve', 'true')")
+    centers = np.asarray(curve["centers"])
+    grid = np.linspace(0, centers.max(), 200)
+    order = diagnostics.sort_values("rank").index.to_numpy()
+    groups = (("best", order[:n_show], "tab:green"), ("worst", order[-n_show:], "tab:red"))
+    bins = DistanceBins.from_distances(connectome.distances()) if perms is not None else None
+    cge = connectome.cge() if perms is not None else None
+    for name, spins, color in groups:
+        for j, spin in enumerate(spins):
+            row = diagnostics.loc[spin]
+            label = f"{name} nulls" if j == 0 else None
+            if bins is not None:
+                ax.plot(bins.centers, bins.means(cge, perms[[spin]])[0], ".", color=color,
+                        alpha=0.4, ms=3)
+            ax.plot(grid, exponential_decay(grid, row["SA_lambda"], row["SA_inf"]), "-",
+                    color=color, alpha=0.6, lw=1, label=label)
+    ax.plot(centers, curve["means"], "o", color="black", ms=4, label="true data")
+    ax.plot(grid, exponential_decay(grid, true["SA_lambda"], true["SA_inf"]), "-",
+            color="black", lw=2)
+    ax.set_xlabel("distance (mm)")
+    ax.set_ylabel("mean CGE")
+    ax.set_title(f"CGE-distance: true λ={true['SA_lambda']:.1f} mm, ∞={true['SA_inf']:.2f}")
+    ax.legend(frameon=False)
+    return fig
+
+
+def plot_null_distribution(null_scores, true_score, *, pvalue=None, bins=30, ax=None,
+                           figsize=(5, 3.5), xlabel="score"):
+    """Histogram of null scores with the true score marked.
+
+    Parameters
+    ----------
+    null_scores : array-like of shape (K,)
+    true_score : float
+    pvalue : float, default=None
+        Shown in the legend when given.
+    bins : int, default=30
+    ax : matplotlib Axes, default=None
+    figsize : tuple, default=(5, 3.5)
+    xlabel : str, default="score"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from skconn.plotting import plot_null_distribution
+    >>> fig = plot_null_distribution(np.random.default_rng(0).normal(size=100), 2.5,
+    ...                              pvalue=0.01)
+    >>> fig.axes[0].get_xlabel()
+    'score'
+    """
+    null_scores = np.asarray(null_scores, dtype=float).ravel()
+    fig, ax = _axes(ax, figsize)
+    finite = null_scores[np.isfinite(null_scores)]
+    ax.hist(finite, bins=bins, color="0.7", edgecolor="white", label=f"nulls (n={len(finite)})")
+    label = f"true = {true_score:.3f}"
+    if pvalue is not None:
+        label += f" (p = {pvalue:.3g})"
+    ax.axvline(true_score, color="tab:red", lw=2, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    ax.legend(frameon=False)
+    return fig

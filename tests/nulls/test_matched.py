@@ -1,0 +1,72 @@
+"""cge_matched_spins (Algorithm 1) on hcp_schaefer400."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skconn.nulls import CURVE_PARAMETERS, cge_matched_spins
+
+from .conftest import is_permutation
+
+
+@pytest.fixture(scope="module")
+def matched(hcp400_full):
+    return cge_matched_spins(hcp400_full, n_spins=300, k=10, random_state=0, return_all=True)
+
+
+def test_output(matched, hcp400_full):
+    best, diag, perms = matched
+    assert best.shape == (10, 414) and perms.shape == (300, 414)
+    assert is_permutation(best)
+    assert len(diag) == 300 and diag.index.name == "spin"
+    for col in (*CURVE_PARAMETERS, "cortical_cost", "subcortical_cost", "total_cost",
+                "standardized_SA_error", "standardized_poly_error", "standardized_cost_error",
+                "standardized_error", "mean_error_rank", "total_cost_rank", "rank"):
+        assert col in diag
+    assert sorted(diag["rank"]) == list(range(300))
+    np.testing.assert_array_equal(best, perms[diag.sort_values("rank").index[:10]])
+    assert set(diag.attrs["true"]) == set(CURVE_PARAMETERS)
+
+
+def test_top_k_closer_to_truth_than_random_spins(matched):
+    """The point of Algorithm 1: kept nulls keep the true CGE-distance curve."""
+    _, diag, _ = matched
+    true = diag.attrs["true"]
+    top = diag[diag["rank"] < 10]
+    for p in ("SA_lambda", "SA_inf"):
+        sd = diag[p].std()
+        top_err = np.abs(top[p] - true[p]).mean() / sd
+        all_err = np.abs(diag[p] - true[p]).mean() / sd
+        assert top_err < 0.7 * all_err, p
+    assert top["standardized_error"].max() <= diag["standardized_error"].median()
+
+
+def test_mean_rank_reproduces_reference_ranking(hcp400_full, matched):
+    _, diag, _ = matched
+    _, diag2 = cge_matched_spins(hcp400_full, n_spins=300, k=5, ranking="mean_rank",
+                                    random_state=0)
+    # same spins, ranked by the mean of the three ranks
+    np.testing.assert_allclose(diag2["SA_lambda"], diag["SA_lambda"])
+    expected = diag2["mean_error_rank"].to_numpy().argsort(kind="stable")[:5]
+    np.testing.assert_array_equal(diag2.sort_values("rank").index[:5], expected)
+
+
+def test_deterministic(hcp400_full):
+    a, da = cge_matched_spins(hcp400_full, n_spins=40, k=3, random_state=11)
+    b, db = cge_matched_spins(hcp400_full, n_spins=40, k=3, random_state=11)
+    np.testing.assert_array_equal(a, b)
+    assert da.equals(db)
+
+
+def test_bad_input(hcp400, hcp400_full):
+    with pytest.raises(ValueError, match="NaN expression"):
+        cge_matched_spins(hcp400, n_spins=10, k=2)
+    with pytest.raises(ValueError, match="k=20"):
+        cge_matched_spins(hcp400_full, n_spins=10, k=20)
+    with pytest.raises(ValueError, match="ranking"):
+        cge_matched_spins(hcp400_full, n_spins=10, k=2, ranking="best")
+    with pytest.raises(ValueError, match="n_spins"):
+        cge_matched_spins(hcp400_full, n_spins=0, k=1)
+    with pytest.raises(TypeError, match="Connectome"):
+        cge_matched_spins(hcp400_full.regions, n_spins=10, k=2)

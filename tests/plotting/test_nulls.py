@@ -1,0 +1,46 @@
+"""Null figures return matplotlib figures."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from skconn.nulls import cge_matched_spins
+from skconn.plotting import plot_cge_curves, plot_null_distribution
+
+
+@pytest.fixture(scope="module")
+def matched(hcp100):
+    return hcp100, *cge_matched_spins(hcp100, n_spins=30, k=3, random_state=0, return_all=True)
+
+
+def test_cge_curve_plot(matched):
+    c, _, diag, perms = matched
+    fig = plot_cge_curves(c, diag, perms, n_show=2)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["best nulls", "worst nulls", "true data"]
+    assert ax.get_xlabel() == "distance (mm)"
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    assert plot_cge_curves(c, diag, ax=ax) is fig  # fitted curves only
+    plt.close(fig)
+    stripped = diag.copy()
+    stripped.attrs = {}
+    with pytest.raises(ValueError, match="cge_matched_spins"):
+        plot_cge_curves(c, stripped)
+
+
+def test_null_histogram():
+    fig = plot_null_distribution(np.r_[np.random.default_rng(0).normal(size=50), np.nan], 1.5,
+                                 pvalue=0.02, xlabel="Pearson r")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Pearson r"
+    assert "p = 0.02" in ax.get_legend().get_texts()[1].get_text()
+    assert "n=50" in ax.get_legend().get_texts()[0].get_text()
+    plt.close(fig)
