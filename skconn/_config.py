@@ -53,7 +53,7 @@ class BenchmarkConfig:
         Candidates drawn by the random search.
     inner_folds : int, default=3
         Folds of the inner region split (same kind as the outer split).
-    nulls : int, default=0
+    nulls : int, default=3
         K CGE-matched spatiomolecular nulls; repeat r is also scored on null
         ``r % K`` (one null per repeat, as published). 0 scores the true data only.
     n_spins : int, default=1000
@@ -81,7 +81,7 @@ class BenchmarkConfig:
     search: str = "none"
     n_iter: int = 5
     inner_folds: int = 3
-    nulls: int = 0
+    nulls: int = 3
     n_spins: int = 1000
     seed: int = 0
     n_jobs: int = 1

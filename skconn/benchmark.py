@@ -80,6 +80,10 @@ MODELS: dict[str, ModelSpec] = {
 
 _SPLITS = {"random": RandomRegionSplit, "spatial": SpatialRegionSplit}
 
+#: Values of the ``data`` column: the observed expression, or a CGE-matched spin null.
+#: (Not "true"/"null", which ``pandas.read_csv`` would read as a boolean and a NaN.)
+OBSERVED, SPIN_NULL = "observed", "spin-null"
+
 
 def make_model(name: str, seed: int, device: str = "auto") -> BaseEstimator:
     """A fresh default estimator of a named model family.
@@ -162,9 +166,9 @@ def _tasks(connectome, config: BenchmarkConfig, perms):
             seed = config.seed + repeat
             cv = _SPLITS[split](config.folds, random_state=seed)
             for fold, (train, test) in enumerate(cv.split(base)):
-                variants = [("true", 0)]
+                variants = [(OBSERVED, 0)]
                 if perms is not None:
-                    variants.append(("null", 1 + repeat % len(perms)))
+                    variants.append((SPIN_NULL, 1 + repeat % len(perms)))
                 for kind, v in variants:
                     for name in config.models:
                         model = _with_search(
@@ -218,7 +222,8 @@ def run_benchmark(
     -------
     pandas.DataFrame
         One row per (model, repeat, fold): dataset, model, split, repeat, fold,
-        seed, data, fit_time, every metric of the report and the chosen params.
+        seed, data (``"observed"``), fit_time, every metric of the report and the
+        chosen params.
 
     Examples
     --------
@@ -364,7 +369,8 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     Each finished fold is written at once to ``runs/`` (temporary file, then
     rename), so an interrupted run loses at most the folds in flight, and running
     the same configuration again skips every finished fold. At the end the folder
-    holds ``folds.csv`` (tidy, one row per model × split × repeat × fold × true/null),
+    holds ``folds.csv`` (tidy, one row per model × split × repeat × fold × data, where
+    data is ``"observed"`` or ``"spin-null"``),
     ``summary.csv`` / ``summary.md`` (mean ± SD and number of runs), ``config.toml``
     (the configuration, package version and resolved options) and the figures.
 
@@ -387,7 +393,7 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     >>> from skconn._config import BenchmarkConfig
     >>> from skconn.benchmark import run_job
     >>> from skconn.datasets import make_toy_connectome
-    >>> cfg = BenchmarkConfig(models=["exp_decay"], repeats=1, folds=2,
+    >>> cfg = BenchmarkConfig(models=["exp_decay"], repeats=1, folds=2, nulls=0,
     ...                       output=tempfile.mkdtemp())
     >>> df = run_job(cfg, progress=False, connectome=make_toy_connectome(20, 4))
     >>> len(df)
@@ -431,7 +437,7 @@ def _write_reports(out: Path, config: BenchmarkConfig, connectome, perms) -> pd.
     order = {m: k for k, m in enumerate(config.models)}
     folds = pd.DataFrame(rows)
     rank = {"model": order, "split": {s: k for k, s in enumerate(config.splits)},
-            "data": {"true": 0, "null": 1}}
+            "data": {OBSERVED: 0, SPIN_NULL: 1}}
     folds = folds.sort_values(
         ["model", "split", "data", "repeat", "fold"],
         key=lambda col: col.map(rank[col.name]) if col.name in rank else col,

@@ -53,16 +53,16 @@ def test_job_scores_each_repeat_against_its_own_cge_matched_null(ukbb100, tmp_pa
     config = BenchmarkConfig(models=["exp_decay", "connectome_model"], splits=["spatial"],
                              repeats=2, folds=3, nulls=2, n_spins=100, output=str(tmp_path))
     folds = run_job(config, progress=False, connectome=ukbb100)
-    assert set(folds["data"]) == {"true", "null"}
-    nulls = folds[folds["data"] == "null"]
+    assert set(folds["data"]) == {"observed", "spin-null"}
+    nulls = folds[folds["data"] == "spin-null"]
     assert sorted(set(nulls["null_index"])) == [0, 1]  # repeat r uses null r % K
     assert (nulls.groupby("repeat")["null_index"].nunique() == 1).all()
     # distance alone cannot tell a null from the truth; expression can
     decay = folds[folds["model"] == "exp_decay"].pivot_table(
         index=["repeat", "fold"], columns="data", values="pearson_r")
-    np.testing.assert_allclose(decay["true"], decay["null"])
+    np.testing.assert_allclose(decay["observed"], decay["spin-null"])
     cm = folds[folds["model"] == "connectome_model"].groupby("data")["pearson_r"].mean()
-    assert cm["true"] > cm["null"]
+    assert cm["observed"] > cm["spin-null"]
     for name in ("cge_distance.png", "null_diagnostics.csv", "nulls.npz", "metrics.png"):
         assert (tmp_path / name).exists()
     assert len(pd.read_csv(tmp_path / "null_diagnostics.csv")) == 100

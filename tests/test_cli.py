@@ -31,13 +31,14 @@ def test_benchmark_on_a_dataset_folder_writes_tables_and_figures(shared_data, tm
     printed = capsys.readouterr().out
     assert _row_mean(printed, "connectome_model") > _row_mean(printed, "exp_decay") - 0.2
     folds = pd.read_csv(out / "folds.csv")
-    assert len(folds) == 2 * 3 * 2
+    assert len(folds) == 2 * 3 * 2 * 2  # models x folds x repeats x (true, null)
     assert set(folds["model"]) == {"exp_decay", "connectome_model"}
+    assert set(folds["data"]) == {"observed", "spin-null"}  # 3 CGE-matched nulls by default
     assert folds["pearson_r"].between(-1, 1).all()
-    summary = pd.read_csv(out / "summary.csv")
-    assert summary.set_index("model").loc["connectome_model", "n_runs"] == 6
+    summary = pd.read_csv(out / "summary.csv").set_index(["model", "data"])
+    assert summary.loc[("connectome_model", "observed"), "n_runs"] == 6
     assert (out / "summary.md").read_text().startswith("| model |")
-    for figure in ("connectomes.png", "scatter.png", "metrics.png"):
+    for figure in ("connectomes.png", "scatter.png", "metrics.png", "cge_distance.png"):
         assert (out / figure).stat().st_size > 10_000
     predictions = pd.read_csv(out / "predictions.csv")
     assert set(predictions.columns) >= {"model", "i", "j", "y_true", "y_pred", "distance"}

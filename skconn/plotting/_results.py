@@ -140,7 +140,7 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: Sequence[str] = ("pearson_r
     Parameters
     ----------
     summary : pandas.DataFrame
-        Long table with columns model, data (``"true"``/``"null"``, optional) and
+        Long table with columns model, data (``"observed"``/``"spin-null"``, optional) and
         ``<metric>_mean``/``<metric>_sd``, e.g. ``summarize(folds).reset_index()``.
     metrics : sequence of str
         Metrics to show; those without a value (e.g. a distance stratum with too
@@ -154,7 +154,7 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: Sequence[str] = ("pearson_r
     --------
     >>> import pandas as pd
     >>> from skconn.plotting import plot_metric_bars
-    >>> s = pd.DataFrame({"model": ["a", "a"], "data": ["true", "null"],
+    >>> s = pd.DataFrame({"model": ["a", "a"], "data": ["observed", "spin-null"],
     ...                   "pearson_r_mean": [0.6, 0.3], "pearson_r_sd": [0.1, 0.1]})
     >>> fig = plot_metric_bars(s, ["pearson_r"])
     >>> len(fig.axes[0].patches)
@@ -163,8 +163,8 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: Sequence[str] = ("pearson_r
     metrics = [m for m in metrics
                if f"{m}_mean" in summary and summary[f"{m}_mean"].notna().any()]
     fig, axes = _figure(len(metrics), size=3.6)
-    data = summary["data"] if "data" in summary else pd.Series("true", index=summary.index)
-    kinds = [k for k in ("true", "null") if (data == k).any()]
+    data = summary["data"] if "data" in summary else pd.Series("observed", index=summary.index)
+    kinds = [k for k in ("observed", "spin-null") if (data == k).any()]
     models = list(dict.fromkeys(summary["model"]))
     width = 0.8 / len(kinds)
     for ax, metric in zip(axes, metrics, strict=True):
@@ -172,7 +172,7 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: Sequence[str] = ("pearson_r
             rows = summary[data == kind].set_index("model").reindex(models)
             ax.bar(np.arange(len(models)) + (k - (len(kinds) - 1) / 2) * width,
                    rows[f"{metric}_mean"], width, yerr=rows[f"{metric}_sd"], capsize=2,
-                   label=kind, color="C0" if kind == "true" else "0.6")
+                   label=kind, color="C0" if kind == "observed" else "0.6")
         ax.set_xticks(np.arange(len(models)), models, rotation=45, ha="right")
         ax.set_title(metric)
         ax.axhline(0, color="k", lw=0.5)
@@ -196,7 +196,7 @@ def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
     Figures use the first split's first repeat (true data): ``connectomes.png``
     (true vs predicted matrices, regions ordered by test fold so that each fold's
     predictions form a diagonal block; data ``predictions.csv``), ``scatter.png``,
-    and ``metrics.png`` (true and null bars; data ``summary.csv``). The job writes
+    and ``metrics.png`` (observed and spin-null bars; data ``summary.csv``). The job writes
     ``cge_distance.png`` when it draws its nulls.
 
     Returns
@@ -217,12 +217,13 @@ def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
         X, y = make_pairs(connectome)
     n = X.n_regions
     split = folds["split"].iloc[0]
-    first = folds[(folds["split"] == split) & (folds["repeat"] == 0) & (folds["data"] == "true")]
+    observed = folds["data"] == "observed"
+    first = folds[(folds["split"] == split) & (folds["repeat"] == 0) & observed]
     records, matrices = [], {}
     test_fold = np.full(n, -1)
     for model in dict.fromkeys(first["model"]):
         folds_of_model = sorted(first.loc[first["model"] == model, "fold"])
-        parts = [np.load(out / "runs" / f"{model}__{split}__r0__f{f}__true.npz")
+        parts = [np.load(out / "runs" / f"{model}__{split}__r0__f{f}__observed.npz")
                  for f in folds_of_model]
         for f, part in zip(folds_of_model, parts, strict=True):
             test_fold[np.unique(part["pairs"])] = f
