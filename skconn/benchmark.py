@@ -69,6 +69,26 @@ def _low_rank(seed, device):
     return LowRankBilinearRegressor(random_state=seed)
 
 
+def _mlp(seed, device, use_coords=False):
+    from .models import PairMLPRegressor
+
+    return PairMLPRegressor(module__use_coords=use_coords, random_state=seed, device=device)
+
+
+def _mlp_coords(seed, device):
+    return _mlp(seed, device, use_coords=True)
+
+
+def _smt(seed, device, use_cls=False):
+    from .models import SMTRegressor
+
+    return SMTRegressor(use_cls=use_cls, random_state=seed, device=device)
+
+
+def _smt_cls(seed, device):
+    return _smt(seed, device, use_cls=True)
+
+
 #: Model families the benchmark knows: name -> ModelSpec (factory ``(seed, device)``
 #: and the default inner-search grid, REFERENCE §3 trimmed to what 2 cores afford).
 MODELS: dict[str, ModelSpec] = {
@@ -76,6 +96,10 @@ MODELS: dict[str, ModelSpec] = {
     "connectome_model": ModelSpec(_connectome_model, {"penalty": ["ridge", "kronecker"]}),
     "pls_bilinear": ModelSpec(_pls_bilinear, {"n_components": [5, 10, 25]}),
     "low_rank": ModelSpec(_low_rank, {"rank": [5, 10, 20], "alpha": [1e-3, 1e-2, 1e-1]}),
+    "mlp": ModelSpec(_mlp, {"module__dropout": [0.1, 0.3]}),
+    "mlp_coords": ModelSpec(_mlp_coords, {"module__dropout": [0.1, 0.3]}),
+    "smt": ModelSpec(_smt, {"module__d_model": [64, 128]}),
+    "smt_cls": ModelSpec(_smt_cls, {"module__d_model": [64, 128]}),
 }
 
 _SPLITS = {"random": RandomRegionSplit, "spatial": SpatialRegionSplit}

@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skconn.benchmark import BenchmarkConfig, make_model, run_benchmark, run_job, summarize
+from skconn.benchmark import (
+    MODELS,
+    BenchmarkConfig,
+    make_model,
+    run_benchmark,
+    run_job,
+    summarize,
+)
 from skconn.metrics import REPORT_KEYS
 
 
@@ -66,3 +73,12 @@ def test_job_scores_each_repeat_against_its_own_cge_matched_null(ukbb100, tmp_pa
     for name in ("cge_distance.png", "null_diagnostics.csv", "nulls.npz", "metrics.png"):
         assert (tmp_path / name).exists()
     assert len(pd.read_csv(tmp_path / "null_diagnostics.csv")) == 100
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_family_builds_and_its_grid_applies(name):
+    model = make_model(name, 3, "cpu")
+    grid = MODELS[name].grid
+    model.set_params(**{key: values[-1] for key, values in grid.items()})
+    params = model.get_params()
+    assert all(params[key] == values[-1] for key, values in grid.items())

@@ -12,6 +12,7 @@ from ._subjects import (
     subject_upper_triangles,
 )
 from ._toy import make_toy_connectome
+from ._tss import gene_order, load_gene_tss
 
 __all__ = [
     "REGION_COLUMNS",
@@ -19,10 +20,12 @@ __all__ = [
     "connectivity_from_timeseries",
     "connectome_from_atlas",
     "fetch_ahba_expression",
+    "gene_order",
     "imputation_leave_one_out",
     "impute_missing_regions",
     "load_connectome",
     "load_default",
+    "load_gene_tss",
     "load_subject_connectivity",
     "make_toy_connectome",
     "region_centroids",

@@ -1,0 +1,539 @@
+"""Shared machinery of the neural pair estimators (skorch nets over region pairs).
+
+A batch of region pairs is handed to a module as the *distinct* regions it
+touches plus two index vectors: ``features`` (u, F) and ``coords`` (u, 3) of
+the u distinct regions, and ``left``/``right`` (B,) positions of each pair's
+regions among them. A module can therefore encode each region once per batch
+and gather, instead of once per pair slot; no (P, 2F) pair matrix is built.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from skorch import NeuralNetRegressor
+from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+from torch import nn
+
+from ..pairs import RegionPairs
+from ._input import check_pair_input
+
+__all__ = ["PairBatch", "PairBatches", "PairDataset", "PairNet", "resolve_device"]
+
+
+def resolve_device(device) -> str:
+    """``"auto"`` means CUDA when available, else CPU; anything else is kept."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+class PairDataset(torch.utils.data.Dataset):
+    """Region pairs over a table of distinct nodes (regions as seen in a variant).
+
+    Indexing with an array of pair positions returns one whole batch,
+    ``(PairBatch, y)``.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n, F)
+        Node features (float32).
+    coords : ndarray of shape (n, 3) or None
+        Node MNI centroids.
+    left, right : ndarray of shape (P,)
+        Node of each pair's first and second region.
+    y : ndarray of shape (P,) or None
+    node_region : ndarray of shape (n,)
+        Region of each node (nodes of one region in several null variants share it);
+        validation splits are drawn over these.
+    pair_regions : ndarray of shape (P, 2) or None
+        Region indices (into the full region table) of each pair, used to look up
+        subject-level targets; None for dense input.
+    """
+
+    def __init__(self, features, coords, left, right, y, node_region, pair_regions):
+        self.features = features
+        self.coords = coords
+        self.left = left
+        self.right = right
+        self.y = y
+        self.node_region = node_region
+        self.pair_regions = pair_regions
+        self.index = np.arange(len(left))  # positions in the dataset fit was given
+        self.split_ = None
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+    def subset(self, idx) -> PairDataset:
+        """The pairs at positions ``idx`` (same node table)."""
+        sub = PairDataset(
+            self.features,
+            self.coords,
+            self.left[idx],
+            self.right[idx],
+            None if self.y is None else self.y[idx],
+            self.node_region,
+            None if self.pair_regions is None else self.pair_regions[idx],
+        )
+        sub.index = self.index[idx]
+        return sub
+
+    def batch(self, idx) -> tuple[PairBatch, torch.Tensor]:
+        """The batch of pairs at positions ``idx``: ``(PairBatch, y)``."""
+        idx = np.asarray(idx)
+        left, right = self.left[idx], self.right[idx]
+        nodes, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+        B = len(idx)
+        inputs = {
+            "features": torch.from_numpy(self.features[nodes]),
+            "left": torch.from_numpy(inverse[:B].astype(np.int64)),
+            "right": torch.from_numpy(inverse[B:].astype(np.int64)),
+        }
+        if self.coords is not None:
+            inputs["coords"] = torch.from_numpy(self.coords[nodes])
+        y = torch.zeros(B) if self.y is None else torch.from_numpy(self.y[idx])
+        return PairBatch(inputs, idx), y
+
+    __getitem__ = batch
+
+
+class PairBatch:
+    """Module inputs of one batch (``inputs``: features, left, right[, coords]).
+
+    ``pair_index`` holds the batch's positions in its dataset. ``len`` is the
+    number of pairs B. Callbacks may replace ``inputs`` and ``pair_index`` in
+    place (target augmentation swaps whole batches).
+    """
+
+    __slots__ = ("inputs", "pair_index")
+
+    def __init__(self, inputs: dict, pair_index: np.ndarray):
+        self.inputs = inputs
+        self.pair_index = pair_index
+
+    def __len__(self) -> int:
+        return len(self.pair_index)
+
+
+class PairBatches:
+    """Iterate over a :class:`PairDataset` in batches of pair positions.
+
+    Parameters
+    ----------
+    dataset : PairDataset
+    batch_size : int
+    shuffle : bool
+    rng : numpy.random.Generator or None
+        Draws the permutation of each pass when shuffling.
+    region_blocks : bool, default=False
+        Group pairs by blocks of regions: each pass permutes the regions, cuts
+        them into blocks of k ≈ √(batch_size/2), and makes one batch of all the
+        pairs between each (unordered) pair of blocks, in random order. A batch
+        then touches at most 2k regions instead of up to 2·batch_size, so
+        distinct-region encoding does ~k times less encoder work; every pair is
+        still seen once per pass. Needs ``shuffle``.
+
+    Notes
+    -----
+    A batch of a single pair is merged into the previous one: BatchNorm cannot
+    normalise one sample in training mode.
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, rng=None, region_blocks=False):
+        self.dataset = dataset
+        self.batch_size = len(dataset) if batch_size == -1 else int(batch_size)
+        self.shuffle = shuffle
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.region_blocks = region_blocks and shuffle
+
+    def __len__(self) -> int:
+        # exact for random batches; for region blocks an estimate (progress bars only)
+        n = len(self.dataset)
+        return max(1, -(-n // self.batch_size) - (n > self.batch_size and n % self.batch_size == 1))
+
+    def _plan(self) -> list[np.ndarray]:
+        n = len(self.dataset)
+        if not self.region_blocks:
+            order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+            bounds = [*range(0, n, self.batch_size), n]
+        else:
+            left, right = self.dataset.left, self.dataset.right
+            n_nodes = len(self.dataset.features)
+            k = max(2, int(np.sqrt(self.batch_size / 2)))
+            block = np.empty(n_nodes, dtype=np.int64)
+            block[self.rng.permutation(n_nodes)] = np.arange(n_nodes) // k
+            n_blocks = int(block.max()) + 1
+            bl, br = block[left], block[right]
+            key = np.minimum(bl, br) * n_blocks + np.maximum(bl, br)
+            rank = self.rng.permutation(n_blocks * n_blocks)[key]
+            order = np.argsort(rank, kind="stable")
+            sorted_rank = rank[order]
+            bounds = [0, *np.flatnonzero(np.diff(sorted_rank)) + 1, n]
+        batches = [order[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+        merged: list[np.ndarray] = []
+        for b in batches:
+            if len(b) == 1 and merged:
+                merged[-1] = np.concatenate([merged[-1], b])
+            else:
+                merged.append(b)
+        return merged
+
+    def __iter__(self):
+        for idx in self._plan():
+            yield self.dataset.batch(idx)
+
+
+def _region_split(dataset: PairDataset, fraction: float, rng) -> tuple[PairDataset, PairDataset]:
+    """Hold out a random ``fraction`` of the regions: validation = pairs inside them."""
+    pair_nodes = np.concatenate([dataset.left, dataset.right])
+    regions = np.unique(dataset.node_region[pair_nodes])
+    n_valid = max(2, round(fraction * len(regions)))
+    if len(regions) - n_valid < 2:
+        return dataset, None
+    held = np.zeros(dataset.node_region.max() + 1, dtype=bool)
+    held[rng.choice(regions, n_valid, replace=False)] = True
+    in_l = held[dataset.node_region[dataset.left]]
+    in_r = held[dataset.node_region[dataset.right]]
+    valid, train = np.flatnonzero(in_l & in_r), np.flatnonzero(~in_l & ~in_r)
+    if len(valid) == 0 or len(train) < 2:
+        return dataset, None
+    return dataset.subset(train), dataset.subset(valid)
+
+
+def standardise_coords_stats(coords: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale (SD, 1 where 0) of node coordinates, two (3,) float32 arrays."""
+    if coords is None or len(coords) == 0:
+        return np.zeros(3, np.float32), np.ones(3, np.float32)
+    mean = coords.mean(axis=0)
+    sd = coords.std(axis=0)
+    return mean.astype(np.float32), np.where(sd > 0, sd, 1.0).astype(np.float32)
+
+
+def mlp_head(in_dim: int, hidden_dims, dropout: float) -> nn.Sequential:
+    """Blocks Linear → ReLU → BatchNorm1d → Dropout, then Linear(·, 1) (REFERENCE §3.5)."""
+    layers: list[nn.Module] = []
+    for width in hidden_dims:
+        layers += [nn.Linear(in_dim, width), nn.ReLU(), nn.BatchNorm1d(width), nn.Dropout(dropout)]
+        in_dim = width
+    layers.append(nn.Linear(in_dim, 1))
+    return nn.Sequential(*layers)
+
+
+class PairNet(NeuralNetRegressor):
+    """Base skorch regressor for modules that read batches of region pairs.
+
+    Subclasses set ``_module_data_kwargs`` (module arguments that come from the
+    data, e.g. the number of features) and may transform node features in
+    ``_node_features``. See :class:`~skconn.models.smt.SMTRegressor` for the
+    parameters.
+    """
+
+    _lr_defaults = {"factor": 0.3, "patience": 30, "threshold": 0.1}
+
+    def __init__(
+        self,
+        module,
+        *,
+        criterion=nn.MSELoss,
+        optimizer=torch.optim.AdamW,
+        lr=1e-4,
+        max_epochs=100,
+        batch_size=512,
+        validation_fraction=0.2,
+        patience=50,
+        lr_patience=None,
+        random_state=None,
+        progress_bar=False,
+        autocast="auto",
+        device="auto",
+        verbose=0,
+        train_split=None,
+        batching="random",
+        refit_all=False,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            verbose=verbose,
+            device=device,
+            **kwargs,
+        )
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.lr_patience = lr_patience
+        self.random_state = random_state
+        self.progress_bar = progress_bar
+        self.autocast = autocast
+        self.batching = batching
+        self.refit_all = refit_all
+
+    # ---------------------------------------------------------------- device
+    # skorch reads ``self.device`` wherever it moves tensors; "auto" is resolved
+    # there while get_params / clone keep the value the user gave.
+    @property
+    def device(self):
+        return resolve_device(self._device_param)
+
+    @device.setter
+    def device(self, value):
+        self._device_param = value
+
+    def get_params(self, deep=True, **kwargs):
+        params = super().get_params(deep=deep, **kwargs)
+        params["device"] = self._device_param
+        params.pop("_device_param", None)
+        return params
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["device"] = self.device
+        return state
+
+    def __setstate__(self, state):
+        requested = state.pop("_device_param", "auto")
+        super().__setstate__(state)
+        mapped = self.__dict__.pop("device", None)
+        self._device_param = "auto" if requested == "auto" else mapped
+
+    # ---------------------------------------------------------------- callbacks
+    def get_default_callbacks(self):
+        callbacks = list(super().get_default_callbacks())
+        monitor = getattr(self, "monitor_", "valid_loss")
+        lr = dict(self._lr_defaults)
+        if self.lr_patience is not None:
+            lr["patience"] = self.lr_patience
+        callbacks.append(
+            (
+                "lr_scheduler",
+                LRScheduler(
+                    policy=torch.optim.lr_scheduler.ReduceLROnPlateau,
+                    monitor=monitor,
+                    mode="min",
+                    threshold_mode="rel",
+                    cooldown=1,
+                    min_lr=1e-6,
+                    **lr,
+                ),
+            )
+        )
+        if self.patience is not None and not getattr(self, "_refitting", False):
+            callbacks.append(
+                (
+                    "early_stopping",
+                    # load_best deep-copies the best state and restores it at the end
+                    EarlyStopping(
+                        monitor=monitor,
+                        patience=self.patience,
+                        threshold=0.0,
+                        load_best=True,
+                    ),
+                )
+            )
+        if self.progress_bar:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    # ---------------------------------------------------------------- data
+    def _module_data_kwargs(self) -> dict:
+        return {"n_features": self.n_features_in_ // 2}
+
+    def _node_features(self, features: np.ndarray) -> np.ndarray:
+        return features
+
+    def _fit_node_transform(self, X, graph) -> None:
+        """Learn what ``_node_features`` needs from the training input (in fit)."""
+
+    def _make_dataset(self, X, y=None, *, reset: bool) -> PairDataset:
+        if isinstance(X, PairDataset):
+            return X
+        if y is None:
+            graph = check_pair_input(self, X, None, reset=reset)
+        else:
+            graph, y = check_pair_input(self, X, y, reset=reset)
+        if reset and graph.n_pairs < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 region pairs to train "
+                f"(BatchNorm), got n_samples={graph.n_pairs}"
+            )
+        if isinstance(X, RegionPairs):
+            node_region = np.empty(graph.n_nodes, dtype=np.intp)
+            node_region[graph.left] = X.pairs[:, 0]
+            node_region[graph.right] = X.pairs[:, 1]
+            pair_regions = X.pairs
+        else:
+            node_region = np.arange(graph.n_nodes)
+            pair_regions = None
+        if reset:
+            self.coord_mean_, self.coord_scale_ = standardise_coords_stats(graph.coords)
+            self._fit_node_transform(X, graph)
+        features = np.ascontiguousarray(self._node_features(graph.features), dtype=np.float32)
+        coords = None if graph.coords is None else graph.coords.astype(np.float32)
+        return PairDataset(
+            features,
+            coords,
+            graph.left,
+            graph.right,
+            None if y is None else y.astype(np.float32),
+            node_region,
+            pair_regions,
+        )
+
+    def get_dataset(self, X, y=None):
+        return self._make_dataset(X, y, reset=False)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset = self._make_dataset(X, y, reset=False)
+        if dataset.split_ is not None:
+            return dataset.split_
+        if callable(self.train_split):
+            return self.train_split(dataset, y, **fit_params)
+        return dataset, None
+
+    def get_iterator(self, dataset, training=False):
+        prefix = "iterator_train" if training else "iterator_valid"
+        batch_size = self.get_params_for(prefix).get("batch_size", self.batch_size)
+        rng = getattr(self, "_shuffle_rng", None)
+        return PairBatches(
+            dataset,
+            batch_size,
+            shuffle=training,
+            rng=rng,
+            region_blocks=training and self.batching == "region_blocks",
+        )
+
+    # ---------------------------------------------------------------- fitting
+    def _seed(self):
+        rs = check_random_state(self.random_state)
+        seeds = rs.randint(0, 2**31 - 1, size=5)
+        if self.random_state is not None:
+            torch.manual_seed(int(seeds[0]))
+        self._shuffle_rng = np.random.default_rng(seeds[1])
+        self._split_rng = np.random.default_rng(seeds[2])
+        self._augment_rng = np.random.default_rng(seeds[3])
+        self._gene_order_seed = int(seeds[4])
+
+    def _check_own_params(self):
+        frac = self.validation_fraction
+        if frac is not None and not (isinstance(frac, numbers.Real) and 0 < frac < 1):
+            raise ValueError(f"validation_fraction must be in (0, 1) or None, got {frac!r}")
+        if self.patience is not None and not (
+            isinstance(self.patience, numbers.Integral) and self.patience >= 1
+        ):
+            raise ValueError(f"patience must be a positive int or None, got {self.patience!r}")
+        if self.batching not in ("random", "region_blocks"):
+            raise ValueError(f"batching must be 'random' or 'region_blocks', got {self.batching!r}")
+        if self.autocast not in ("auto", True, False):
+            raise ValueError(f"autocast must be 'auto', True or False, got {self.autocast!r}")
+        if not (isinstance(self.max_epochs, numbers.Integral) and self.max_epochs >= 1):
+            raise ValueError(f"max_epochs must be a positive int, got {self.max_epochs!r}")
+
+    def fit(self, X, y, **fit_params):
+        """Fit the network on region pairs.
+
+        Parameters
+        ----------
+        X : RegionPairs or array-like of shape (P, 2F)
+        y : array-like of shape (P,)
+
+        Returns
+        -------
+        self
+        """
+        self._check_own_params()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        self._seed()
+        dataset = self._make_dataset(X, y, reset=True)
+        valid = None
+        if callable(self.train_split):
+            train, valid = self.train_split(dataset, None)
+        elif self.validation_fraction is not None:
+            train, valid = _region_split(dataset, self.validation_fraction, self._split_rng)
+        else:
+            train = dataset
+        if valid is None and self.validation_fraction is not None and self.verbose:
+            warnings.warn(
+                "too few regions for a validation split; monitoring the training loss",
+                UserWarning,
+                stacklevel=2,
+            )
+        dataset.split_ = (train, valid)
+        self.monitor_ = "valid_loss" if valid is not None else "train_loss"
+        self.train_pairs_ = train.index
+        self.valid_pairs_ = None if valid is None else valid.index
+        self._refitting = False
+        try:
+            super().fit(dataset, None, **fit_params)
+            self.best_epoch_ = None
+            if valid is not None:
+                self.best_epoch_ = int(np.argmin(self.history[:, "valid_loss"])) + 1
+            if self.refit_all and valid is not None:
+                # retrain from the same initialisation on every training pair
+                # (cross pairs included) for the epochs the validation split chose
+                self.selection_history_ = copy.deepcopy(self.history)
+                self._seed()
+                dataset.split_ = (dataset, None)
+                self.monitor_ = "train_loss"
+                self._refitting = True
+                self.initialize()
+                self.notify("on_train_begin", X=dataset, y=None)
+                try:
+                    self.fit_loop(dataset, None, epochs=self.best_epoch_, **fit_params)
+                except KeyboardInterrupt:
+                    pass
+                self.notify("on_train_end", X=dataset, y=None)
+                self.train_pairs_ = dataset.index
+        finally:
+            dataset.split_ = None
+            self._refitting = False
+        self._after_fit()
+        return self
+
+    def initialize_module(self):
+        kwargs = {**self._module_data_kwargs(), **self.get_params_for("module")}
+        self.module_ = self.module(**kwargs)
+        if hasattr(self.module_, "set_coord_stats") and hasattr(self, "coord_mean_"):
+            self.module_.set_coord_stats(self.coord_mean_, self.coord_scale_)
+        return self
+
+    def _after_fit(self):
+        """Hook for subclasses (e.g. free caches)."""
+
+    # ---------------------------------------------------------------- steps
+    def _autocast_enabled(self) -> bool:
+        on_cuda = torch.device(self.device).type == "cuda"
+        return on_cuda and self.autocast in ("auto", True)
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, PairBatch):
+            x = x.inputs
+        if self._autocast_enabled():
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+                out = super().infer(x, **fit_params)
+        else:
+            out = super().infer(x, **fit_params)
+        return out.float()
+
+    def predict(self, X):
+        """Predicted connectivity of each region pair, (P,) float64."""
+        return np.asarray(super().predict(X), dtype=np.float64).reshape(-1)
+
+    def score(self, X, y, sample_weight=None):
+        from sklearn.metrics import r2_score
+
+        return r2_score(y, self.predict(X), sample_weight=sample_weight)

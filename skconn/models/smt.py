@@ -1,0 +1,492 @@
+"""The Spatiomolecular Transformer (SMT): gene-chunk tokens, ALiBi, shared encoder.
+
+REFERENCE §3.6 describes the published model; §9.6 what skconn changes: both
+ALiBi slope schemes, a configurable clamp, attention maps taken from the same
+computation the model runs, ``scaled_dot_product_attention`` on any device,
+bf16 autocast on CUDA only, and each distinct region of a batch encoded once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint
+from torch import nn
+
+from ..datasets._tss import gene_order as _gene_order
+from ..datasets._tss import load_gene_tss
+from ..pairs import RegionPairs
+from ._torch import PairNet, mlp_head
+
+__all__ = [
+    "ALiBiEncoderBlock",
+    "SMTEncoder",
+    "SMTModule",
+    "SMTRegressor",
+    "alibi_slopes",
+    "plot_attention_maps",
+]
+
+
+def alibi_slopes(n_heads: int, scheme: str = "neurips") -> torch.Tensor:
+    """ALiBi slope of each head, (n_heads,).
+
+    ``"neurips"``: m_h = 1 / 2^⌊h / (n/2)⌋ for h = 0..n-1 ([1, 1, .5, .5] for 4
+    heads), the slopes of the paper's runs. ``"press"``: Press et al.'s geometric
+    2^(-8k/n), k = 1..n ([.25, .0625, ...] for 4 heads), the reference code's HEAD.
+
+    Examples
+    --------
+    >>> alibi_slopes(4).tolist(), alibi_slopes(2, "press").tolist()
+    ([1.0, 1.0, 0.5, 0.5], [0.0625, 0.00390625])
+    """
+    h = torch.arange(n_heads, dtype=torch.float64)
+    if scheme == "neurips":
+        slopes = 1.0 / 2.0 ** torch.floor(h / (n_heads / 2))
+    elif scheme == "press":
+        slopes = 2.0 ** (-8.0 * (h + 1) / n_heads)
+    else:
+        raise ValueError(f"alibi must be 'neurips', 'press' or None, got {scheme!r}")
+    return slopes.float()
+
+
+class ALiBiEncoderBlock(nn.Module):
+    """Post-LN transformer block with an ALiBi bias and no attention output projection.
+
+    ``x = LN(x + Dropout(Attn(x)))``, ``x = LN(x + Dropout(W2 ReLU(W1 x)))``
+    with ``Attn = softmax(QKᵀ/√d_h + B) V`` and ``B[h, i, j] = -m_h |i - j|``
+    (REFERENCE §3.6, flash-attn's convention). 181,760 parameters at d = 128.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.ff1 = nn.Linear(d_model, 4 * d_model)
+        self.ff2 = nn.Linear(4 * d_model, d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, bias=None, need_weights: bool = False):
+        """x (N, L, d), bias (h, L, L) or None → (x, weights (N, h, L, L) or None)."""
+        N, L, d = x.shape
+        h = self.n_heads
+        q, k, v = self.qkv(x).view(N, L, 3, h, d // h).permute(2, 0, 3, 1, 4).unbind(0)
+        mask = None if bias is None else bias.to(q.dtype)
+        if need_weights:
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(d // h)
+            if mask is not None:
+                scores = scores + mask
+            weights = scores.softmax(dim=-1)
+            attn = weights @ v
+        else:
+            weights = None
+            attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        attn = attn.transpose(1, 2).reshape(N, L, d)
+        x = self.norm1(x + self.dropout(attn))
+        x = self.norm2(x + self.dropout(self.ff2(F.relu(self.ff1(x)))))
+        return x, weights
+
+
+class SMTEncoder(nn.Module):
+    """Region encoder: genes (N, G) → flattened token outputs (N, L·o).
+
+    Genes (already in tokenisation order) are zero-padded to a multiple of
+    ``token_size`` and cut into L = ⌈G/t⌉ contiguous chunks; each chunk is
+    projected to ``d_model``. With ``use_cls`` a token projected from the
+    region's (standardised) MNI centroid is put at position 0. ALiBi is the only
+    position signal.
+    """
+
+    def __init__(
+        self,
+        n_genes,
+        token_size=60,
+        d_model=128,
+        n_heads=4,
+        n_layers=4,
+        output_dim=10,
+        dropout=0.2,
+        alibi="neurips",
+        use_cls=False,
+        checkpoint=False,
+    ):
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.n_genes = n_genes
+        self.token_size = token_size
+        self.n_tokens = -(-n_genes // token_size) + (1 if use_cls else 0)
+        self.use_cls = use_cls
+        self.input_projection = nn.Linear(token_size, d_model)
+        self.cls_projection = nn.Linear(3, d_model) if use_cls else None
+        self.layers = nn.ModuleList(
+            ALiBiEncoderBlock(d_model, n_heads, dropout) for _ in range(n_layers)
+        )
+        self.output_projection = nn.Linear(d_model, output_dim)
+        if alibi is None:
+            self.register_buffer("alibi_bias", None, persistent=False)
+        else:
+            pos = torch.arange(self.n_tokens, dtype=torch.float32)
+            distance = (pos[None, :] - pos[:, None]).abs()
+            bias = -alibi_slopes(n_heads, alibi)[:, None, None] * distance
+            self.register_buffer("alibi_bias", bias, persistent=False)
+        self.register_buffer("coord_mean", torch.zeros(3))
+        self.register_buffer("coord_scale", torch.ones(3))
+
+    @property
+    def out_dim(self) -> int:
+        return self.n_tokens * self.output_projection.out_features
+
+    def tokens(self, genes, coords=None):
+        """Input tokens (N, L, d_model)."""
+        pad = -genes.shape[1] % self.token_size
+        if pad:
+            genes = F.pad(genes, (0, pad))
+        x = self.input_projection(genes.view(genes.shape[0], -1, self.token_size))
+        if self.use_cls:
+            if coords is None:
+                raise ValueError("use_cls=True needs region coordinates (RegionPairs input)")
+            z = ((coords - self.coord_mean) / self.coord_scale).to(x.dtype)
+            x = torch.cat([self.cls_projection(z)[:, None, :], x], dim=1)
+        return x
+
+    def forward(self, genes, coords=None, need_weights: bool = False):
+        x = self.tokens(genes, coords)
+        weights = []
+        for layer in self.layers:
+            if self.checkpoint and torch.is_grad_enabled() and not need_weights:
+                # keep only each block's input; recompute the rest in backward
+                x, w = torch.utils.checkpoint.checkpoint(
+                    layer, x, self.alibi_bias, use_reentrant=False
+                )
+            else:
+                x, w = layer(x, self.alibi_bias, need_weights=need_weights)
+            weights.append(w)
+        out = self.output_projection(x).flatten(1)
+        return (out, weights) if need_weights else out
+
+
+class SMTModule(nn.Module):
+    """SMT on a batch of pairs: a shared encoder for both regions and an MLP head.
+
+    Parameters
+    ----------
+    n_genes : int
+    token_size : int, default=60
+        Genes per token t.
+    d_model : int, default=128
+    n_heads : int, default=4
+    n_layers : int, default=4
+    output_dim : int, default=10
+        Per-token output projection o; the head sees 2·L·o inputs.
+    hidden_dims : sequence of int, default=(512, 256, 128)
+    transformer_dropout : float, default=0.2
+        Dropout on attention and feed-forward outputs.
+    dropout : float, default=0.2
+        Dropout in the head.
+    alibi : {"neurips", "press"} or None, default="neurips"
+        Slope scheme (:func:`alibi_slopes`); None: no position bias.
+    clamp : tuple of float or None, default=None
+        Clamp predictions to (low, high); the published base model used (-1, 1).
+    use_cls : bool, default=False
+        Prepend a [CLS] token projected from the region's centroid.
+    encode_distinct : bool, default=True
+        Encode each distinct region of a batch once and gather. False encodes
+        every pair slot, as the published code does (same results, for
+        benchmarking).
+    checkpoint : bool, default=False
+        Activation checkpointing of the encoder blocks in training: less memory
+        for ~30% more compute.
+    """
+
+    def __init__(
+        self,
+        n_genes,
+        token_size=60,
+        d_model=128,
+        n_heads=4,
+        n_layers=4,
+        output_dim=10,
+        hidden_dims=(512, 256, 128),
+        transformer_dropout=0.2,
+        dropout=0.2,
+        alibi="neurips",
+        clamp=None,
+        use_cls=False,
+        encode_distinct=True,
+        checkpoint=False,
+    ):
+        super().__init__()
+        self.encoder = SMTEncoder(
+            n_genes,
+            token_size=token_size,
+            d_model=d_model,
+            n_heads=n_heads,
+            n_layers=n_layers,
+            output_dim=output_dim,
+            dropout=transformer_dropout,
+            alibi=alibi,
+            use_cls=use_cls,
+            checkpoint=checkpoint,
+        )
+        self.head = mlp_head(2 * self.encoder.out_dim, hidden_dims, dropout)
+        self.clamp = None if clamp is None else (float(clamp[0]), float(clamp[1]))
+        self.encode_distinct = encode_distinct
+
+    def set_coord_stats(self, mean, scale):
+        """Standardise [CLS] coordinates with these (3,) training statistics."""
+        self.encoder.coord_mean.copy_(torch.as_tensor(mean))
+        self.encoder.coord_scale.copy_(torch.as_tensor(scale))
+
+    def forward(self, features, left, right, coords=None):
+        """Predict the pairs ``(left[b], right[b])`` of u regions: features (u, G) → (B,)."""
+        if self.encode_distinct:
+            z = self.encoder(features, coords)
+            zl, zr = z[left], z[right]
+        else:
+            zl = self.encoder(features[left], None if coords is None else coords[left])
+            zr = self.encoder(features[right], None if coords is None else coords[right])
+        out = self.head(torch.cat([zl, zr], dim=1)).squeeze(-1)
+        if self.clamp is not None:
+            out = out.clamp(*self.clamp)
+        return out
+
+
+class SMTRegressor(PairNet):
+    """Spatiomolecular Transformer regressor of region-pair connectivity (skorch).
+
+    Each region's expression vector is put in ``gene_order`` (by transcription
+    start site by default), cut into tokens of ``module__token_size`` genes
+    (zero-padded at the end, never dropped), encoded by a post-LN transformer
+    with ALiBi position bias shared by both regions of a pair, projected per
+    token and flattened; an MLP head maps the concatenated pair encoding to the
+    connectivity (REFERENCE §3.6). ``use_cls=True`` adds a [CLS] token made from
+    the region's MNI centroid (standardised on the training regions). Each
+    distinct region of a batch is encoded once.
+
+    Parameters
+    ----------
+    use_cls : bool, default=False
+        The SMT w/ [CLS] variant.
+    gene_order : {"tss", "expression", "random"} or array-like, default="tss"
+        How genes become a sequence (:func:`skconn.datasets._tss.gene_order`):
+        ``"tss"`` needs gene symbols (``RegionPairs`` feature names) and puts
+        genes missing from the TSS table last; ``"expression"`` sorts by mean
+        expression over the training regions; ``"random"`` draws from
+        ``random_state``; or an explicit order (symbols or positions).
+    module : type, default=SMTModule
+        Architecture parameters are set with ``module__<name>`` (see
+        :class:`SMTModule`): ``token_size`` (60), ``d_model`` (128), ``n_heads``
+        (4), ``n_layers`` (4), ``output_dim`` (10), ``hidden_dims``
+        ((512, 256, 128)), ``transformer_dropout`` (0.2), ``dropout`` (0.2),
+        ``alibi`` ("neurips"), ``clamp`` (None), ``checkpoint`` (False).
+    lr : float, default=1e-4
+        AdamW learning rate (``optimizer__weight_decay``, default 0.01 in torch;
+        the paper used 1e-4).
+    max_epochs : int, default=110
+    batch_size : int, default=512
+    validation_fraction, patience, random_state, progress_bar, autocast, device, verbose, \
+train_split, batching, refit_all
+        As in :class:`~skconn.models.mlp.PairMLPRegressor`. ``batching="region_blocks"``
+        makes each batch touch ~2√(batch_size/2) regions, which is where
+        distinct-region encoding pays most (see ``benchmarks/results_neural.md``).
+    lr_patience : int, default=None
+        ReduceLROnPlateau patience (None: 30; factor 0.3, threshold 0.1
+        relative, cooldown 1, min_lr 1e-6: the published schedule).
+    **kwargs
+        Any other skorch ``NeuralNet`` parameter (``compile=True``,
+        ``callbacks=[("augment", TargetAugmentation(...))]``...).
+
+    Attributes
+    ----------
+    module_ : SMTModule
+    gene_order_ : ndarray of shape (G,)
+        Positions of the input genes in token order.
+    n_genes_without_tss_ : int
+        Genes the TSS table does not know (placed last) when ``gene_order="tss"``.
+    history_ : skorch.History
+    n_features_in_ : int
+    train_pairs_, valid_pairs_ : ndarray of int
+    best_epoch_ : int or None
+    selection_history_ : skorch.History
+        With ``refit_all``.
+
+    See Also
+    --------
+    skconn.models.mlp.PairMLPRegressor : MLP on concatenated features.
+    skconn.models._augment.TargetAugmentation : Subject-level target augmentation.
+
+    Examples
+    --------
+    >>> from skconn.datasets import make_toy_connectome
+    >>> from skconn.pairs import make_pairs
+    >>> from skconn.models.smt import SMTRegressor
+    >>> X, y = make_pairs(make_toy_connectome(12, 10))
+    >>> smt = SMTRegressor(module__token_size=4, module__d_model=8, module__n_heads=2,
+    ...                    module__n_layers=1, module__hidden_dims=(8,), max_epochs=1,
+    ...                    random_state=0)
+    >>> smt.fit(X, y).predict(X[:2]).shape
+    (2,)
+    >>> smt.module_.encoder.n_tokens  # 10 genes in tokens of 4: the last one padded
+    3
+    """
+
+    def __init__(
+        self,
+        use_cls=False,
+        gene_order="tss",
+        *,
+        module=SMTModule,
+        lr=1e-4,
+        max_epochs=110,
+        batch_size=512,
+        validation_fraction=0.2,
+        patience=50,
+        lr_patience=None,
+        random_state=None,
+        progress_bar=False,
+        autocast="auto",
+        device="auto",
+        verbose=0,
+        train_split=None,
+        batching="random",
+        refit_all=False,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            lr_patience=lr_patience,
+            random_state=random_state,
+            progress_bar=progress_bar,
+            autocast=autocast,
+            device=device,
+            verbose=verbose,
+            train_split=train_split,
+            batching=batching,
+            refit_all=refit_all,
+            **kwargs,
+        )
+        self.use_cls = use_cls
+        self.gene_order = gene_order
+
+    def _module_data_kwargs(self) -> dict:
+        return {"n_genes": self.n_features_in_ // 2, "use_cls": bool(self.use_cls)}
+
+    def _fit_node_transform(self, X, graph) -> None:
+        if isinstance(X, RegionPairs):
+            genes = X.feature_names
+        else:
+            genes = getattr(X, "columns", None)
+            n_genes = graph.features.shape[1]
+            if genes is None or len(genes) != 2 * n_genes:
+                genes = [f"f{k}" for k in range(n_genes)]
+            else:
+                genes = list(genes[:n_genes])
+        method = self.gene_order
+        self.gene_order_ = _gene_order(
+            genes, method, expression=graph.features, random_state=self._gene_order_seed
+        )
+        if isinstance(method, str) and method == "tss":
+            known = load_gene_tss().index
+            self.n_genes_without_tss_ = int((~pd.Index(genes).isin(known)).sum())
+
+    def _node_features(self, features: np.ndarray) -> np.ndarray:
+        return features[:, self.gene_order_]
+
+    # ---------------------------------------------------------------- attention
+    def attention_maps(self, X, layer=-1, *, batch_size=64, per_region=False):
+        """Token × token attention weights of the regions of X, as the model computes them.
+
+        The weights come from the forward pass the model runs (same blocks, ALiBi
+        bias included; REFERENCE §8.5 explains why the published maps did not).
+
+        Parameters
+        ----------
+        X : RegionPairs
+            Its distinct regions (e.g. the pairs within one functional network)
+            are encoded, each once.
+        layer : int, default=-1
+            Encoder layer.
+        batch_size : int, default=64
+            Regions encoded at a time.
+        per_region : bool, default=False
+            Also return every region's maps.
+
+        Returns
+        -------
+        dict
+            ``"heads"``: (h, L, L) weights averaged over regions; ``"mean"``: (L, L)
+            averaged over heads too; ``"regions"``: (n,) region indices;
+            ``"per_region"``: (n, h, L, L) when asked. Rows are queries and sum to
+            1. With ``use_cls`` token 0 is [CLS].
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        if not isinstance(X, RegionPairs):
+            raise TypeError("attention_maps needs a RegionPairs X (its regions are encoded)")
+        dataset = self.get_dataset(X)
+        nodes = np.arange(len(dataset.features))
+        encoder = self.module_.encoder
+        encoder.eval()
+        maps = []
+        with torch.no_grad():
+            for start in range(0, len(nodes), batch_size):
+                sl = nodes[start : start + batch_size]
+                genes = torch.from_numpy(dataset.features[sl]).to(self.device)
+                coords = None
+                if dataset.coords is not None:
+                    coords = torch.from_numpy(dataset.coords[sl]).to(self.device)
+                _, weights = encoder(genes, coords, need_weights=True)
+                maps.append(weights[layer].float().cpu().numpy())
+        maps = np.concatenate(maps)
+        region = dataset.node_region
+        out = {"heads": maps.mean(axis=0), "mean": maps.mean(axis=(0, 1)), "regions": region}
+        if per_region:
+            out["per_region"] = maps
+        return out
+
+
+def plot_attention_maps(maps, *, title=None, cmap="viridis"):
+    """Plot head-wise and head-averaged attention maps.
+
+    Parameters
+    ----------
+    maps : dict
+        The output of :meth:`SMTRegressor.attention_maps`.
+    title : str, default=None
+    cmap : str, default="viridis"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per head and one for their mean (query tokens on rows).
+    """
+    import matplotlib.pyplot as plt
+
+    heads = np.asarray(maps["heads"])
+    panels = [*heads, np.asarray(maps["mean"])]
+    names = [f"head {k}" for k in range(len(heads))] + ["mean over heads"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), squeeze=False)
+    for ax, panel, name in zip(axes[0], panels, names, strict=True):
+        im = ax.imshow(panel, cmap=cmap, interpolation="nearest")
+        ax.set_title(name)
+        ax.set_xlabel("key token")
+        ax.set_ylabel("query token")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
