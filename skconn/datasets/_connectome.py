@@ -125,6 +125,15 @@ def _as_connectivity(connectivity, labels: pd.Index, name: str = "connectivity")
 def _as_subject_connectivity(subject_connectivity, labels: pd.Index) -> np.ndarray | None:
     if subject_connectivity is None:
         return None
+    if isinstance(subject_connectivity, tuple):
+        from ._subjects import subject_connectivity_from_upper
+
+        if len(subject_connectivity) != 2:
+            raise ValueError(
+                "subject_connectivity as a tuple must be (upper_triangles, mask) of shapes "
+                f"(S, P) and (S, P); got {len(subject_connectivity)} items"
+            )
+        subject_connectivity = subject_connectivity_from_upper(*subject_connectivity)
     try:
         sfc = np.asarray(subject_connectivity, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -158,9 +167,12 @@ class Connectome:
     connectivity : array-like of shape (R, R)
         Symmetric group-level functional connectivity. The diagonal is kept but
         never used as a target.
-    subject_connectivity : array-like of shape (S, R, R), default=None
+    subject_connectivity : array-like of shape (S, R, R) or tuple, default=None
         Optional subject-level connectivity (NaN where an edge is missing), used
-        for target-side augmentation.
+        for target-side augmentation. Also accepted as ``(upper, mask)``: upper
+        triangles of shape (S, R(R-1)/2) in ``numpy.triu_indices(R, k=1)`` order
+        and a boolean mask of the same shape (True where the edge is present),
+        see :func:`skconn.datasets.subject_upper_triangles`.
     name : str, default=None
         A short name for reports.
 

@@ -118,3 +118,23 @@ def test_errors(group, tmp_path):
         subject_connectivity_from_upper(np.zeros((2, 3)), np.ones((1, 3)))
     with pytest.raises(ValueError, match=r"shape \(S, R, R\)"):
         subject_upper_triangles(np.zeros((3, 3)))
+
+
+def test_connectome_accepts_upper_triangles_and_mask(ukbb100):
+    rng = np.random.default_rng(0)
+    n = ukbb100.n_regions
+    noise = rng.normal(scale=0.05, size=(3, n, n))
+    subjects = ukbb100.connectivity[None] + (noise + noise.transpose(0, 2, 1)) / 2
+    upper, mask = subject_upper_triangles(subjects)
+    mask[1, :10] = False  # ten edges missing for subject 1
+    from skconn.datasets import Connectome
+
+    c = Connectome(ukbb100.regions, ukbb100.expression, ukbb100.connectivity,
+                   subject_connectivity=(upper, mask))
+    assert c.subject_connectivity.shape == (3, n, n)
+    i, j = np.triu_indices(n, k=1)
+    np.testing.assert_allclose(c.subject_connectivity[0][i, j], subjects[0][i, j])
+    assert np.isnan(c.subject_connectivity[1][i[:10], j[:10]]).all()
+    with pytest.raises(ValueError, match="upper_triangles, mask"):
+        Connectome(ukbb100.regions, ukbb100.expression, ukbb100.connectivity,
+                   subject_connectivity=(upper,))
