@@ -18,6 +18,8 @@ from skconn.model_selection import RandomRegionSplit, SpatialRegionSplit
 from skconn.models.mlp import PairMLP, PairMLPRegressor
 from skconn.pairs import make_pairs
 
+from .test_common import ODD_WIDTH_EXPECTED
+
 torch.set_num_threads(1)
 
 
@@ -30,23 +32,8 @@ def tiny_mlp(**kwargs):
     return PairMLPRegressor(**params)
 
 
-_ODD = "feeds a 3- or 5-column X; a dense pair matrix [x_i, x_j] needs an even width"
-_ODD_WIDTH_CHECKS = [
-    "check_dict_unchanged",
-    "check_dont_overwrite_parameters",
-    "check_estimators_dtypes",
-    "check_estimators_nan_inf",
-    "check_estimators_pickle",
-    "check_f_contiguous_array_estimator",
-    "check_fit2d_predict1d",
-    "check_fit_score_takes_y",
-    "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance",
-    "check_pipeline_consistency",
-    "check_supervised_y_2d",
-    "check_n_features_in_after_fitting",
-]
-NEURAL_EXPECTED_FAILED = {name: _ODD for name in _ODD_WIDTH_CHECKS} | {
+NEURAL_EXPECTED_FAILED = ODD_WIDTH_EXPECTED | {
+    "check_n_features_in_after_fitting": ODD_WIDTH_EXPECTED["check_dict_unchanged"],
     "check_regressors_train": "asks for R2 > 0.5 on tabular data after 2 epochs",
     "check_no_attributes_set_in_init": "skorch's NeuralNet sets history_/initialized_ in init",
     "check_set_params": "skorch's set_params bookkeeping rejects the check's odd values",
