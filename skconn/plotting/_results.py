@@ -176,8 +176,11 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: Sequence[str] = ("pearson_r
         ax.set_xticks(np.arange(len(models)), models, rotation=45, ha="right")
         ax.set_title(metric)
         ax.axhline(0, color="k", lw=0.5)
-    axes[0].legend()
     fig.tight_layout()
+    if len(kinds) > 1:
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=len(kinds),
+                   bbox_to_anchor=(0.5, 1.0), frameon=False)
     return fig
 
 
