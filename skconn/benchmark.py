@@ -439,8 +439,9 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
                       UserWarning, stacklevel=2)
         connectome = connectome.subset(connectome.sampled)
     perms = _null_permutations(connectome, config, out)
-    todo = [t for t in _tasks(connectome, config, perms) if not (runs / f"{t[0]}.json").exists()]
-    n_total = sum(1 for _ in _tasks(connectome, config, perms))
+    tasks = list(_tasks(connectome, config, perms))
+    todo = [t for t in tasks if not (runs / f"{t[0]}.json").exists()]
+    n_total = len(tasks)
     bar = tqdm(total=n_total, initial=n_total - len(todo), disable=not progress,
                desc="folds", unit="fit")
     jobs = Parallel(n_jobs=config.n_jobs, return_as="generator_unordered")(

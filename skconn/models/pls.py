@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
@@ -125,7 +125,7 @@ class PLSBilinearRegressor(RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.random_state = random_state
 
-    def _encode(self, graph: PairGraph, y: np.ndarray) -> tuple[PLSRegression, Callable]:
+    def _encode(self, graph: PairGraph, y: np.ndarray) -> PLSRegression:
         """Fit PLS on a graph's regions: features -> their connectivity to the others."""
         Y, W = node_targets(graph, y)
         observed = W > 0
@@ -138,14 +138,13 @@ class PLSBilinearRegressor(RegressorMixin, BaseEstimator):
             # constant columns (e.g. a region's row in a tiny fold) are harmless here
             warnings.filterwarnings("ignore", category=RuntimeWarning)
             pls.fit(graph.features, targets)
-        if self.projection == "raw":
-            rotations = pls.x_rotations_
+        return pls
 
-            def transform(features):
-                return features @ rotations
-        else:
-            transform = pls.transform
-        return pls, transform
+    def _project(self, pls: PLSRegression, features: np.ndarray) -> np.ndarray:
+        """Region embeddings: raw ``X @ x_rotations_`` or scikit-learn's ``transform``."""
+        if self.projection == "raw":
+            return features @ pls.x_rotations_
+        return pls.transform(features)
 
     def _decoder(self) -> ConnectomeModelRegressor:
         return ConnectomeModelRegressor(
@@ -181,20 +180,20 @@ class PLSBilinearRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=2,
             )
         decoder = self._decoder()
-        choice = decoder._choose(graph, y, X, encode=lambda g, yy: self._encode(g, yy)[1])
-        self.encoder_, transform = self._encode(graph, y)
+        choice = decoder._choose(
+            graph, y, X, encode=lambda g, yy: partial(self._project, self._encode(g, yy))
+        )
+        self.encoder_ = self._encode(graph, y)
         self.n_components_ = self.encoder_.n_components
         self.n_iter_ = int(max(self.encoder_.n_iter_, default=0))
-        embedded = PairGraph(transform(graph.features), graph.coords, graph.left, graph.right)
+        embedded = PairGraph(self._embed(graph.features), graph.coords, graph.left, graph.right)
         decoder._fit_graph(embedded, y, choice=choice)
         self.decoder_ = decoder
         self.alpha_, self.penalty_ = decoder.alpha_, decoder.penalty_
         return self
 
     def _embed(self, features):
-        if self.projection == "raw":
-            return features @ self.encoder_.x_rotations_
-        return self.encoder_.transform(features)
+        return self._project(self.encoder_, features)
 
     def predict(self, X):
         """Predict the connectivity of region pairs.
