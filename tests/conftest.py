@@ -56,3 +56,17 @@ def hcp100_small(hcp100):
     return Connectome(
         sub.regions, sub.expression.iloc[:, :120], sub.connectivity, name="hcp100_small"
     )
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """In-process dask cluster (2 workers x 1 thread) and client, for joblib's dask backend."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        yield cluster

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -349,22 +350,25 @@ def _extract_time_series(img, atlas) -> np.ndarray:
         return np.asarray(masker.fit_transform(img), dtype=float)
 
 
-def _check_series(series) -> np.ndarray:
+def _check_series(series, name: str = "time_series") -> np.ndarray:
+    """One run as a finite float (T, R) array, or an error naming ``name``."""
+    if series is None or isinstance(series, (str, bytes)) or np.iscomplexobj(series):
+        raise TypeError(f"{name} must be a real numeric (T, R) array, got {type(series).__name__}")
     try:
         ts = np.asarray(series, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"time series must be a numeric (T, R) array: {exc}") from None
+        raise TypeError(f"{name} must be a numeric (T, R) array: {exc}") from None
     if ts.ndim != 2:
-        raise ValueError(f"time series must be 2-D (timepoints, regions), got shape {ts.shape}")
+        raise ValueError(f"{name} must be 2-D (timepoints, regions), got shape {ts.shape}")
     n_time, n_regions = ts.shape
     if n_regions < 2 or n_time < 3:
         raise ValueError(
-            f"time series must have at least 3 timepoints and 2 regions, got shape {ts.shape}"
+            f"{name} must have at least 3 timepoints and 2 regions, got shape {ts.shape}"
         )
     if not np.isfinite(ts).all():
         bad = np.flatnonzero(~np.isfinite(ts).all(axis=0))
         raise ValueError(
-            f"time series contains NaN or infinite values (in region column(s) "
+            f"{name} contains NaN or infinite values (in region column(s) "
             f"{bad[:10].tolist()}); fill or drop them first"
         )
     if n_time <= n_regions:
@@ -375,6 +379,48 @@ def _check_series(series) -> np.ndarray:
             stacklevel=3,
         )
     return ts
+
+
+def _check_confounds(confounds, n_time: int, run: int) -> np.ndarray | None:
+    """Confounds of one run as a finite float (T, C) array (or None)."""
+    if confounds is None:
+        return None
+    if isinstance(confounds, (str, bytes)) or np.iscomplexobj(confounds):
+        raise TypeError(f"confounds of run {run} must be a real numeric (T, C) array")
+    try:
+        conf = np.asarray(confounds, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"confounds of run {run} must be a numeric (T, C) array: {exc}") from None
+    conf = conf[:, None] if conf.ndim == 1 else conf
+    if conf.ndim != 2 or conf.shape[0] != n_time:
+        raise ValueError(
+            f"confounds of run {run} must have shape ({n_time}, C) for its {n_time} "
+            f"timepoints, got {np.shape(confounds)}"
+        )
+    if not np.isfinite(conf).all():
+        raise ValueError(f"confounds of run {run} contain NaN or infinite values")
+    return conf
+
+
+def _check_frequencies(t_r, low_pass, high_pass) -> None:
+    """``t_r``, ``low_pass`` and ``high_pass``: None or finite positive numbers."""
+    for name, value in (("t_r", t_r), ("low_pass", low_pass), ("high_pass", high_pass)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number (or None), got {value!r}")
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if low_pass is not None and high_pass is not None and high_pass >= low_pass:
+        raise ValueError(f"high_pass={high_pass} Hz must be below low_pass={low_pass} Hz")
+    if t_r is not None:
+        nyquist = 0.5 / t_r
+        for name, value in (("low_pass", low_pass), ("high_pass", high_pass)):
+            if value is not None and value >= nyquist:
+                raise ValueError(
+                    f"{name}={value} Hz is at or above the Nyquist frequency {nyquist:g} Hz "
+                    f"of t_r={t_r} s"
+                )
 
 
 def connectivity_from_timeseries(
@@ -477,7 +523,10 @@ def connectivity_from_timeseries(
     else:
         single = not isinstance(time_series, (list, tuple))
         runs = [time_series] if single else list(time_series)
-    runs = [_check_series(ts) for ts in runs]
+        if not runs:
+            raise ValueError("time_series is an empty list: give at least one run")
+    runs = [_check_series(ts, "time_series" if img is None else "img") for ts in runs]
+    _check_frequencies(t_r, low_pass, high_pass)
     if len({ts.shape[1] for ts in runs}) > 1:
         raise ValueError(
             f"every run must have the same regions; got {[ts.shape[1] for ts in runs]}"
@@ -487,7 +536,9 @@ def connectivity_from_timeseries(
     elif single:
         confounds = [confounds]
     if len(confounds) != len(runs):
-        raise ValueError(f"{len(runs)} runs but {len(confounds)} confound arrays")
+        raise ValueError(f"{len(runs)} runs but {len(confounds)} confounds arrays")
+    confounds = [_check_confounds(c, ts.shape[0], k) for k, (ts, c) in
+                 enumerate(zip(runs, confounds, strict=True))]
     cleaned = [
         signal.clean(
             ts,
@@ -500,6 +551,13 @@ def connectivity_from_timeseries(
         )
         for ts, conf in zip(runs, confounds, strict=True)
     ]
+    for k, ts in enumerate(cleaned):
+        flat = np.flatnonzero(np.std(ts, axis=0) <= 1e-12 * (1 + np.abs(ts).max(initial=0)))
+        if flat.size:
+            raise ValueError(
+                f"time_series of run {k} has constant region column(s) {flat[:10].tolist()} "
+                "(after cleaning): their correlation is undefined; drop those regions"
+            )
     if cov_estimator is None:
         cov_estimator = EmpiricalCovariance()
     measure = ConnectivityMeasure(

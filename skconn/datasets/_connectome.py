@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import cdist
 
+from ._subjects import _symmetric_with_nan
+
 __all__ = ["REGION_COLUMNS", "Connectome"]
 
 #: Columns every region table carries, in this order.
@@ -15,6 +17,24 @@ REGION_COLUMNS = ("label", "hemisphere", "structure", "x", "y", "z")
 _HEMISPHERES = {"L", "R", "B"}
 _STRUCTURES = {"cortex", "subcortex"}
 
+
+def region_xyz(regions: pd.DataFrame) -> np.ndarray:
+    """The finite float (R, 3) ``x``, ``y``, ``z`` columns of a region table.
+
+    Raises
+    ------
+    TypeError
+        If the coordinates are not numeric.
+    ValueError
+        If any is NaN or infinite.
+    """
+    try:
+        xyz = regions[["x", "y", "z"]].to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"regions x, y, z must be numeric MNI coordinates: {exc}") from None
+    if not np.isfinite(xyz).all():
+        raise ValueError("regions x, y, z contain NaN or infinite coordinates")
+    return xyz
 
 def _as_region_table(regions: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(regions, pd.DataFrame):
@@ -27,6 +47,9 @@ def _as_region_table(regions: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(
             f"regions is missing the column(s) {missing}; expected {list(REGION_COLUMNS)}"
         )
+    repeated = regions.columns[regions.columns.duplicated()].unique().tolist()
+    if repeated:
+        raise ValueError(f"regions has duplicate columns: {repeated[:5]}")
     table = regions.loc[:, list(REGION_COLUMNS)].reset_index(drop=True).copy()
     if len(table) < 2:
         raise ValueError(f"regions must list at least 2 regions, got {len(table)}")
@@ -42,13 +65,7 @@ def _as_region_table(regions: pd.DataFrame) -> pd.DataFrame:
     bad = sorted(set(table["structure"]) - _STRUCTURES)
     if bad:
         raise ValueError(f"regions.structure must be 'cortex' or 'subcortex'; got {bad}")
-    try:
-        xyz = table[["x", "y", "z"]].to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"regions x, y, z must be numeric MNI coordinates: {exc}") from None
-    if not np.isfinite(xyz).all():
-        raise ValueError("regions x, y, z contain NaN or infinite coordinates")
-    table[["x", "y", "z"]] = xyz
+    table[["x", "y", "z"]] = region_xyz(table)
     return table
 
 
@@ -145,9 +162,10 @@ def _as_subject_connectivity(subject_connectivity, labels: pd.Index) -> np.ndarr
         raise ValueError(
             "subject_connectivity contains infinite values (use NaN for missing edges)"
         )
-    sym = np.where(np.isnan(sfc), 0, sfc)
-    if not np.allclose(sym, np.swapaxes(sym, 1, 2), rtol=1e-6, atol=1e-8):
-        raise ValueError("subject_connectivity must be symmetric in its last two axes")
+    if not _symmetric_with_nan(sfc):
+        raise ValueError(
+            "subject_connectivity must be symmetric in its last two axes (NaN included)"
+        )
     return sfc
 
 
@@ -309,18 +327,7 @@ class Connectome:
         -------
         Connectome
         """
-        idx = np.asarray(regions)
-        if idx.dtype == bool:
-            if idx.shape != (self.n_regions,):
-                raise ValueError(f"a boolean region mask must have length {self.n_regions}")
-            idx = np.flatnonzero(idx)
-        elif idx.dtype.kind in "USO":
-            pos = pd.Series(np.arange(self.n_regions), index=self.labels)
-            unknown = [str(r) for r in idx if r not in pos.index]
-            if unknown:
-                raise ValueError(f"unknown region labels: {unknown[:5]}")
-            idx = pos.loc[idx].to_numpy()
-        idx = idx.astype(int)
+        idx = self._region_positions(regions)
         sub = None
         if self.subject_connectivity is not None:
             sub = self.subject_connectivity[:, idx][:, :, idx]
@@ -331,3 +338,32 @@ class Connectome:
             subject_connectivity=sub,
             name=self.name,
         )
+
+    def _region_positions(self, regions) -> np.ndarray:
+        """Positions (in ``0..R-1``) of the regions that :meth:`subset` was given."""
+        n = self.n_regions
+        idx = np.asarray(regions)
+        if idx.ndim != 1:
+            raise TypeError(
+                "regions must be a 1-D sequence of positions, labels or a boolean mask, "
+                f"got {'a scalar' if idx.ndim == 0 else f'shape {idx.shape}'}"
+            )
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise ValueError(f"regions as a boolean region mask must have length {n}")
+            return np.flatnonzero(idx)
+        if idx.dtype.kind in "USO":
+            pos = pd.Series(np.arange(n), index=self.labels)
+            unknown = [str(r) for r in idx if r not in pos.index]
+            if unknown:
+                raise ValueError(f"regions names unknown region labels: {unknown[:5]}")
+            return pos.loc[idx].to_numpy()
+        if idx.size == 0:
+            return idx.astype(np.intp)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(
+                f"regions must be integer positions, labels or a boolean mask, got {idx.dtype}"
+            )
+        if idx.min() < -n or idx.max() >= n:
+            raise ValueError(f"regions positions must lie in 0..{n - 1}, got {idx.tolist()[:8]}")
+        return idx.astype(np.intp)

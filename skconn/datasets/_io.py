@@ -18,6 +18,22 @@ _CONNECTIVITY = "connectivity.csv.gz"
 _SUBJECTS = "subject_connectivity.npy"
 
 
+def _check_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path-like folder, got {type(path).__name__}")
+    return Path(path)
+
+
+def _read(folder: Path, file: str, read):
+    """``read(folder / file)``, any parsing failure re-raised as a ValueError naming the file."""
+    try:
+        return read(folder / file)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError, UnicodeError, pd.errors.ParserError) as exc:
+        raise ValueError(f"{file} in {folder} cannot be read: {exc}") from exc
+
+
 def load_connectome(path: str | os.PathLike, *, name: str | None = None) -> Connectome:
     """Load a dataset folder.
 
@@ -43,7 +59,9 @@ def load_connectome(path: str | os.PathLike, *, name: str | None = None) -> Conn
     FileNotFoundError
         If the folder or one of its three files is missing.
     ValueError
-        If the files disagree (see :class:`Connectome`).
+        If a file cannot be parsed, or the files disagree (see :class:`Connectome`).
+    TypeError
+        If ``path`` is not a str or path-like.
 
     See Also
     --------
@@ -59,20 +77,20 @@ def load_connectome(path: str | os.PathLike, *, name: str | None = None) -> Conn
     >>> load_connectome(folder)  # doctest: +ELLIPSIS
     Connectome(name='tmp...', n_regions=6, n_genes=4, n_subjects=0)
     """
-    folder = Path(path)
+    folder = _check_path(path)
     if not folder.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {folder}")
     missing = [f for f in (_REGIONS, _EXPRESSION, _CONNECTIVITY) if not (folder / f).is_file()]
     if missing:
         raise FileNotFoundError(f"dataset folder {folder} lacks {missing}")
-    regions = pd.read_csv(folder / _REGIONS)
-    expression = pd.read_csv(folder / _EXPRESSION, index_col=0)
-    connectivity = pd.read_csv(folder / _CONNECTIVITY, index_col=0)
+    regions = _read(folder, _REGIONS, pd.read_csv)
+    expression = _read(folder, _EXPRESSION, lambda f: pd.read_csv(f, index_col=0))
+    connectivity = _read(folder, _CONNECTIVITY, lambda f: pd.read_csv(f, index_col=0))
     expression.index = expression.index.astype(str)
     connectivity.index = connectivity.index.astype(str)
     connectivity.columns = connectivity.columns.astype(str)
     subjects = folder / _SUBJECTS
-    subject_connectivity = np.load(subjects) if subjects.is_file() else None
+    subject_connectivity = _read(folder, _SUBJECTS, np.load) if subjects.is_file() else None
     return Connectome(
         regions,
         expression,
@@ -106,7 +124,7 @@ def save_connectome(connectome: Connectome, path: str | os.PathLike) -> None:
     """
     if not isinstance(connectome, Connectome):
         raise TypeError(f"connectome must be a Connectome, got {type(connectome).__name__}")
-    folder = Path(path)
+    folder = _check_path(path)
     folder.mkdir(parents=True, exist_ok=True)
     connectome.regions.to_csv(folder / _REGIONS, index=False)
     connectome.expression.to_csv(folder / _EXPRESSION, index_label="label")

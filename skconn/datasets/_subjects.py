@@ -166,6 +166,27 @@ def load_subject_connectivity(
     return stacked
 
 
+def _as_float_array(values, name: str) -> np.ndarray:
+    """``values`` as a float array without infinite entries (NaN marks a missing edge)."""
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if np.isinf(arr).any():
+        raise ValueError(f"{name} contains infinite values (use NaN for missing edges)")
+    return arr
+
+
+def _symmetric_with_nan(stack: np.ndarray) -> bool:
+    """Whether (..., R, R) matrices are symmetric, NaN (missing edges) included."""
+    transposed = np.swapaxes(stack, -1, -2)
+    nan = np.isnan(stack)
+    if not np.array_equal(nan, np.isnan(transposed)):
+        return False
+    filled = np.where(nan, 0.0, stack)
+    return bool(np.allclose(filled, np.swapaxes(filled, -1, -2), rtol=1e-6, atol=1e-8))
+
+
 def subject_upper_triangles(subject_connectivity) -> tuple[np.ndarray, np.ndarray]:
     """The compact form of subject-level connectivity: upper triangles and a mask.
 
@@ -182,6 +203,13 @@ def subject_upper_triangles(subject_connectivity) -> tuple[np.ndarray, np.ndarra
     mask : ndarray of bool of shape (S, P)
         True where the subject has the edge.
 
+    Raises
+    ------
+    ValueError
+        If the matrices are not (S, R, R), not symmetric, or hold infinite values.
+    TypeError
+        If they are not numeric.
+
     See Also
     --------
     subject_connectivity_from_upper : The inverse.
@@ -195,9 +223,11 @@ def subject_upper_triangles(subject_connectivity) -> tuple[np.ndarray, np.ndarra
     >>> values.tolist(), mask.tolist()
     ([[0.5, 0.0, 0.2]], [[True, False, True]])
     """
-    sfc = np.asarray(subject_connectivity, dtype=float)
+    sfc = _as_float_array(subject_connectivity, "subject_connectivity")
     if sfc.ndim != 3 or sfc.shape[1] != sfc.shape[2]:
         raise ValueError(f"subject_connectivity must have shape (S, R, R), got {sfc.shape}")
+    if not _symmetric_with_nan(sfc):
+        raise ValueError("subject_connectivity must be symmetric in its last two axes")
     i, j = np.triu_indices(sfc.shape[1], k=1)
     upper = sfc[:, i, j]
     mask = ~np.isnan(upper)
@@ -222,6 +252,14 @@ def subject_connectivity_from_upper(values, mask=None, *, diagonal: float = np.n
     -------
     ndarray of shape (S, R, R)
 
+    Raises
+    ------
+    ValueError
+        If ``values`` is not (S, R(R-1)/2) for some R >= 2, holds infinite values,
+        or ``mask`` has another shape.
+    TypeError
+        If ``values`` is not numeric or ``diagonal`` not a number.
+
     Examples
     --------
     >>> import numpy as np
@@ -232,7 +270,11 @@ def subject_connectivity_from_upper(values, mask=None, *, diagonal: float = np.n
            [0.5, 1. , 0.2],
            [nan, 0.2, 1. ]])
     """
-    upper = np.asarray(values, dtype=float)
+    upper = _as_float_array(values, "values")
+    try:
+        diagonal = float(diagonal)
+    except (TypeError, ValueError):
+        raise TypeError(f"diagonal must be a number, got {diagonal!r}") from None
     if upper.ndim != 2:
         raise ValueError(f"values must have shape (S, P), got {upper.shape}")
     n_regions = round((1 + np.sqrt(1 + 8 * upper.shape[1])) / 2)
@@ -245,7 +287,7 @@ def subject_connectivity_from_upper(values, mask=None, *, diagonal: float = np.n
         if mask.shape != upper.shape:
             raise ValueError(f"mask must have the shape of values {upper.shape}, got {mask.shape}")
         upper = np.where(mask, upper, np.nan)
-    out = np.full((len(upper), n_regions, n_regions), float(diagonal))
+    out = np.full((len(upper), n_regions, n_regions), diagonal)
     i, j = np.triu_indices(n_regions, k=1)
     out[:, i, j] = upper
     out[:, j, i] = upper

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
-from sklearn.utils import check_random_state
 
+from .._arguments import check_random_state
 from ._connectome import Connectome
 
 __all__ = ["make_toy_connectome"]
@@ -36,6 +38,11 @@ def make_toy_connectome(
     >>> make_toy_connectome(10, 5)
     Connectome(name='toy', n_regions=10, n_genes=5, n_subjects=0)
     """
+    for name, value, low in (("n_regions", n_regions, 2), ("n_genes", n_genes, 1)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+        if value < low:
+            raise ValueError(f"{name} must be at least {low}, got {value}")
     rng = check_random_state(random_state)
     hemi = np.where(np.arange(n_regions) % 2 == 0, "L", "R")
     xyz = rng.uniform(-60, 60, size=(n_regions, 3))

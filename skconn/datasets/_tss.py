@@ -8,7 +8,8 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import check_random_state
+
+from .._arguments import check_random_state
 
 __all__ = ["gene_order", "load_gene_tss"]
 
@@ -58,9 +59,11 @@ def load_gene_tss() -> pd.DataFrame:
 
 def _tss_order(genes: pd.Index) -> np.ndarray:
     table = _read_tss()
-    found = genes.isin(table.index)
+    # get_indexer reuses the table index's hash map (isin rebuilds one: ~0.5 s per call)
+    rows = table.index.get_indexer(genes)
+    found = rows >= 0
     rank = {c: k for k, c in enumerate(_CHROMOSOMES)}
-    hits = table.reindex(genes[found])
+    hits = table.iloc[rows[found]]
     keys = pd.DataFrame(
         {
             "chrom": hits["chromosome"].map(rank).to_numpy(),

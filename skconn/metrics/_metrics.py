@@ -45,7 +45,10 @@ REPORT_KEYS = (
 
 # ---------------------------------------------------------------------- input checks
 def _as_vector(values, name: str, *, allow_nan: bool = False) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric (one value per pair): {exc}") from None
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
@@ -54,6 +57,16 @@ def _as_vector(values, name: str, *, allow_nan: bool = False) -> np.ndarray:
         bad = int((~np.isfinite(arr)).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
     return arr
+
+
+def _as_number(value, name: str) -> float:
+    """``float(value)`` or a TypeError naming the option."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
 
 
 def _check_pair_targets(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -185,13 +198,20 @@ def pearson_r(y_true, y_pred) -> float:
     nan
     """
     y_true, y_pred = _check_pair_targets(y_true, y_pred)
-    if len(y_true) < 2:
+    if len(y_true) < 2 or y_true.min() == y_true.max() or y_pred.min() == y_pred.max():
+        # constant input: the mean's rounding must not make up a correlation
         return float("nan")
-    a = y_true - y_true.mean()
-    b = y_pred - y_pred.mean()
-    denom = np.sqrt(np.dot(a, a) * np.dot(b, b))
-    if not denom > 0:
-        return float("nan")
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        a = y_true - y_true.mean()
+        b = y_pred - y_pred.mean()
+        denom = np.sqrt(np.dot(a, a) * np.dot(b, b))
+    if not 0 < denom < np.inf:
+        # values so large or small that the sums of squares overflow or underflow:
+        # r is scale-free, so correlate the inputs scaled to a maximum of 1
+        a = y_true / np.abs(y_true).max()
+        b = y_pred / np.abs(y_pred).max()
+        a, b = a - a.mean(), b - b.mean()
+        denom = np.sqrt(np.dot(a, a)) * np.sqrt(np.dot(b, b))
     # Rounding can push |r| a hair above 1.
     return float(np.clip(np.dot(a, b) / denom, -1.0, 1.0))
 
@@ -275,8 +295,8 @@ def distance_stratified_r(y_true, y_pred, distances, *, max_distance=180.0, min_
         raise ValueError(
             f"distances must have one value per pair ({len(y_true)}), got {len(distances)}"
         )
-    max_distance = float(max_distance)
-    if not max_distance > 0:
+    max_distance = _as_number(max_distance, "max_distance")
+    if not 0 < max_distance < np.inf:
         raise ValueError(f"max_distance must be a positive number of mm, got {max_distance!r}")
     min_pairs = _check_min_pairs(min_pairs)
     low, high = max_distance / 3, 2 * max_distance / 3
@@ -318,7 +338,7 @@ def strength_stratified_r(y_true, y_pred, *, threshold=0.3, min_pairs=50):
     nan
     """
     y_true, y_pred = _check_pair_targets(y_true, y_pred)
-    threshold = float(threshold)
+    threshold = _as_number(threshold, "threshold")
     if not threshold >= 0:
         raise ValueError(f"threshold must be non-negative, got {threshold!r}")
     min_pairs = _check_min_pairs(min_pairs)

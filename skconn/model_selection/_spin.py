@@ -112,20 +112,22 @@ class SpinNullSplit(BaseCrossValidator):
         """
         return self.base_cv.get_n_splits(X, y, groups)
 
-    def _fold_variants(self, X, n_splits):
+    def _fold_variants(self, X, n_splits, *, check_present=True):
         present = np.unique(X.variant)
         if self.variants is None:
             chosen = np.arange(1, n_splits + 1)
         else:
             chosen = np.asarray(self.variants)
-            if chosen.ndim != 1 or chosen.dtype.kind not in "iu":
+            if chosen.ndim != 1 or chosen.dtype.kind not in "iu" or chosen.size == 0:
                 raise ValueError(f"variants must be a sequence of ints, got {self.variants!r}")
             if len(chosen) != n_splits:
                 raise ValueError(
                     f"variants gives {len(chosen)} null variants for {n_splits} folds"
                 )
-            if (chosen == 0).any():
+            if (chosen < 1).any():
                 raise ValueError("variants must name null variants (>= 1), not 0 (the true data)")
+        if not check_present:
+            return chosen
         missing = sorted(set(chosen.tolist()) - set(present.tolist()))
         if missing:
             raise ValueError(
@@ -160,14 +162,13 @@ class SpinNullSplit(BaseCrossValidator):
             raise TypeError(f"base_cv must be a region splitter, got {self.base_cv!r}")
         present = np.unique(X.variant)
         folds = list(self.base_cv.split(X, y, groups))
+        if not folds:
+            raise ValueError("the base splitter yielded no folds")
+        variants = self._fold_variants(X, len(folds), check_present=len(present) > 1)
         if len(present) == 1:
             yield from folds
             return
-        if not folds:
-            raise ValueError("the base splitter yielded no folds")
-        for (train, test), variant in zip(
-            folds, self._fold_variants(X, len(folds)), strict=True
-        ):
+        for (train, test), variant in zip(folds, variants, strict=True):
             yield rows_of_variant(X, train, variant), rows_of_variant(X, test, variant)
 
     def _iter_test_indices(self, X=None, y=None, groups=None):  # pragma: no cover

@@ -11,9 +11,9 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 from sklearn.model_selection import KFold
 from sklearn.model_selection._split import BaseCrossValidator
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_consistent_length
+from sklearn.utils.validation import _num_samples
 
+from .._arguments import check_random_state
 from ..pairs import RegionPairs
 
 __all__ = ["RandomRegionSplit", "SpatialRegionSplit"]
@@ -93,7 +93,12 @@ class _BaseRegionSplit(BaseCrossValidator, metaclass=ABCMeta):
                 f"{name} is a region splitter: X must be a RegionPairs from "
                 f"skconn.pairs.make_pairs, got {type(X).__name__}"
             )
-        check_consistent_length(X, y, groups)
+        for arg, values in (("y", y), ("groups", groups)):
+            if values is not None and _num_samples(values) != len(X):
+                raise ValueError(
+                    f"inconsistent numbers of samples: {arg} has {_num_samples(values)} "
+                    f"values but X has {len(X)} pairs"
+                )
         if groups is not None:
             warnings.warn(f"The groups parameter is ignored by {name}", UserWarning, stacklevel=2)
         n_splits = self.n_splits
@@ -104,6 +109,8 @@ class _BaseRegionSplit(BaseCrossValidator, metaclass=ABCMeta):
                 "train_cross_pairs and test_cross_pairs cannot both be True: the same cross "
                 "pairs would then be in the training and the test set of every fold"
             )
+        if getattr(self, "random_state", None) is not None:
+            check_random_state(self.random_state)
         rows = np.flatnonzero(X.variant == self._split_variant(X))
         pairs = X.pairs[rows]
         regions = np.unique(pairs)

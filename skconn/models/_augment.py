@@ -136,7 +136,7 @@ class TargetAugmentation(Callback):
         self._valid = ~np.isnan(sfc)
         self._rng = None
         if self.random_state is not None:
-            from sklearn.utils import check_random_state
+            from .._arguments import check_random_state
 
             seed = check_random_state(self.random_state).randint(0, 2**31 - 1)
             self._rng = np.random.default_rng(seed)

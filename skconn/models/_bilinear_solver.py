@@ -44,7 +44,11 @@ class BilinearBasis:
         lam = self.eigvals
         if penalty == "ridge":
             return np.full((lam.size, lam.size), float(alpha))
-        return alpha * (lam[:, None] + lam[None, :]) + alpha**2
+        alpha = np.float64(alpha)
+        with np.errstate(over="ignore"):
+            pen = alpha * (lam[:, None] + lam[None, :]) + alpha**2
+        # a huge alpha saturates rather than overflowing: inf * 0 would give NaN downstream
+        return np.minimum(pen, np.finfo(float).max)
 
     def project(self, features: np.ndarray) -> np.ndarray:
         """Coordinates of (m, F) feature rows in the reduced basis, (m, r)."""

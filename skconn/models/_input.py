@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
+from .._arguments import naming_argument
 from ..pairs import RegionPairs
 
 __all__ = ["PairGraph", "check_pair_input", "node_targets"]
@@ -104,32 +105,110 @@ def check_pair_input(estimator, X, y=None, *, reset: bool = True):
         n_in = X.shape[1]
         if reset:
             estimator.n_features_in_ = n_in
-        elif n_in != estimator.n_features_in_:
-            raise ValueError(
-                f"X has {n_in} features, but {type(estimator).__name__} is expecting "
-                f"{estimator.n_features_in_} features as input ({n_in // 2} per region "
-                f"instead of {estimator.n_features_in_ // 2})"
-            )
+            estimator._region_feature_names = np.asarray(X.feature_names, dtype=object)
+        else:
+            if n_in != estimator.n_features_in_:
+                raise ValueError(
+                    f"X has {n_in} features, but {type(estimator).__name__} is expecting "
+                    f"{estimator.n_features_in_} features as input ({n_in // 2} per region "
+                    f"instead of {estimator.n_features_in_ // 2})"
+                )
+            _check_region_feature_names(estimator, X)
         graph = _graph_from_region_pairs(X)
+        _check_magnitude(graph.features, "X")
         if y is None:
             return graph
-        y = check_array(y, ensure_2d=False, dtype=float, input_name="y")
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (one connectivity value per pair), got {y.shape}")
-        if y.shape[0] != len(X):
-            raise ValueError(f"X has {len(X)} pairs but y has {y.shape[0]} values")
-        return graph, y
-    if y is None:
+        return graph, _check_magnitude(_check_target(y, len(X), column_vector=False), "y")
+    with naming_argument("X"):
         X = validate_data(estimator, X, reset=reset, dtype=float)
-    else:
-        X, y = validate_data(estimator, X, y, reset=reset, dtype=float, y_numeric=True)
+    if reset:
+        # fitted on a dense matrix: no region feature names to check in predict
+        estimator.__dict__.pop("_region_feature_names", None)
     if X.shape[1] % 2:
         raise ValueError(
             f"a dense region-pair matrix has an even number of columns ([features of "
             f"region i, features of region j]); X has n_features={X.shape[1]}"
         )
     graph = _graph_from_dense(X)
-    return graph if y is None else (graph, y.astype(float))
+    _check_magnitude(graph.features, "X")
+    if y is None:
+        return graph
+    return graph, _check_magnitude(_check_target(y, X.shape[0], column_vector=True), "y")
+
+
+#: Largest magnitude accepted in X and in y. The bilinear closed forms use the squared
+#: eigenvalues of X Xᵀ (fourth powers of X) and every model squares errors in y; beyond
+#: these limits those products overflow float64 (about 1.8e308).
+MAX_X, MAX_Y = 1e75, 1e150
+
+
+def _check_magnitude(values: np.ndarray, name: str) -> np.ndarray:
+    """Return ``values``, or raise a ``ValueError`` naming ``name`` if out of scale.
+
+    ``X`` must have its largest magnitude in [1/MAX_X, MAX_X] (or be all zero),
+    ``y`` at most MAX_Y; rescaling such input is the user's fix.
+    """
+    if not values.size:
+        return values
+    top = float(np.max(np.abs(values)))
+    limit = MAX_X if name == "X" else MAX_Y
+    if top > limit or (name == "X" and 0 < top < 1 / limit):
+        raise ValueError(
+            f"{name} has values of magnitude up to {top:.3g}; products of such values "
+            f"overflow or underflow float64 (largest magnitude must lie in "
+            f"[{1 / limit:g}, {limit:g}]): rescale {name}"
+        )
+    return values
+
+
+def _check_target(y, n_pairs: int, *, column_vector: bool) -> np.ndarray:
+    """``y`` as a finite float (P,) array, or a ``ValueError``/``TypeError`` naming ``y``.
+
+    Parameters
+    ----------
+    y : array-like of shape (P,)
+    n_pairs : int
+        Pairs in ``X``, P.
+    column_vector : bool
+        Accept a (P, 1) column with a ``DataConversionWarning``, as scikit-learn
+        does for dense input.
+
+    Returns
+    -------
+    ndarray of shape (P,)
+    """
+    with naming_argument("y"):
+        y = check_array(y, ensure_2d=False, dtype=float, input_name="y")
+        if column_vector and y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one connectivity value per pair), got {y.shape}")
+    if y.shape[0] != n_pairs:
+        raise ValueError(
+            f"X has {n_pairs} pairs but y has {y.shape[0]} values "
+            "(inconsistent numbers of samples)"
+        )
+    return y
+
+
+def _check_region_feature_names(estimator, X: RegionPairs) -> None:
+    """Raise if ``X`` names its region features (genes) unlike the fitted input.
+
+    Two region tables with the same number of genes but other genes (or the same
+    genes in another order) would otherwise be predicted on silently.
+    """
+    fitted = getattr(estimator, "_region_feature_names", None)
+    if fitted is None:
+        return
+    names = np.asarray(X.feature_names, dtype=object)
+    if not np.array_equal(names, fitted):
+        known = set(fitted)
+        unseen = [str(n) for n in names if n not in known][:5]
+        raise ValueError(
+            f"X has other region features (genes) than {type(estimator).__name__} was fitted "
+            f"on, or the same ones in another order"
+            + (f"; unseen at fit time: {unseen}" if unseen else "")
+        )
 
 
 def node_targets(graph: PairGraph, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

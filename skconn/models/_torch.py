@@ -9,22 +9,28 @@ and gather, instead of once per pair slot; no (P, 2F) pair matrix is built.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import numbers
+import threading
 import warnings
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 from skorch import NeuralNetRegressor
 from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
 from torch import nn
 
+from .._arguments import check_random_state
+from .._persistence import VersionedStateMixin
 from ..pairs import RegionPairs
 from ._input import check_pair_input
 
 __all__ = ["PairBatch", "PairBatches", "PairDataset", "PairNet", "resolve_device"]
+
+#: Held by every neural fit (see ``PairNet._own_torch_rng``).
+_TORCH_RNG_LOCK = threading.RLock()
 
 
 def resolve_device(device) -> str:
@@ -207,6 +213,18 @@ def _region_split(dataset: PairDataset, fraction: float, rng) -> tuple[PairDatas
     return dataset.subset(train), dataset.subset(valid)
 
 
+def _as_float32(values: np.ndarray, name: str) -> np.ndarray:
+    """Contiguous float32 copy of finite ``values``; a ``ValueError`` if any overflows."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(values, dtype=np.float32)
+    if not np.isfinite(out).all():
+        raise ValueError(
+            f"{name} has values beyond the float32 range (|v| > {np.finfo(np.float32).max:.2e}) "
+            "that the network computes in"
+        )
+    return out
+
+
 def standardise_coords_stats(coords: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and scale (SD, 1 where 0) of node coordinates, two (3,) float32 arrays."""
     if coords is None or len(coords) == 0:
@@ -218,15 +236,18 @@ def standardise_coords_stats(coords: np.ndarray | None) -> tuple[np.ndarray, np.
 
 def mlp_head(in_dim: int, hidden_dims, dropout: float) -> nn.Sequential:
     """Blocks Linear → ReLU → BatchNorm1d → Dropout, then Linear(·, 1) (REFERENCE §3.5)."""
+    widths = list(hidden_dims)
+    if not all(isinstance(w, numbers.Integral) and w >= 1 for w in widths):
+        raise ValueError(f"hidden_dims must be positive ints, got {hidden_dims!r}")
     layers: list[nn.Module] = []
-    for width in hidden_dims:
+    for width in widths:
         layers += [nn.Linear(in_dim, width), nn.ReLU(), nn.BatchNorm1d(width), nn.Dropout(dropout)]
         in_dim = width
     layers.append(nn.Linear(in_dim, 1))
     return nn.Sequential(*layers)
 
 
-class PairNet(NeuralNetRegressor):
+class PairNet(VersionedStateMixin, NeuralNetRegressor):
     """Base skorch regressor for modules that read batches of region pairs.
 
     Subclasses set ``_module_data_kwargs`` (module arguments that come from the
@@ -290,6 +311,11 @@ class PairNet(NeuralNetRegressor):
     @device.setter
     def device(self, value):
         self._device_param = value
+
+    def _get_param_names(self):
+        # skorch takes every attribute not ending in "_" for a parameter; the private
+        # state of a fit (random streams, ...) is not one, and clone() must not copy it
+        return [k for k in super()._get_param_names() if not k.startswith("_")]
 
     def get_params(self, deep=True, **kwargs):
         params = super().get_params(deep=deep, **kwargs)
@@ -379,14 +405,14 @@ class PairNet(NeuralNetRegressor):
         if reset:
             self.coord_mean_, self.coord_scale_ = standardise_coords_stats(graph.coords)
             self._fit_node_transform(X, graph)
-        features = np.ascontiguousarray(self._node_features(graph.features), dtype=np.float32)
+        features = _as_float32(self._node_features(graph.features), "X")
         coords = None if graph.coords is None else graph.coords.astype(np.float32)
         return PairDataset(
             features,
             coords,
             graph.left,
             graph.right,
-            None if y is None else y.astype(np.float32),
+            None if y is None else _as_float32(y, "y"),
             node_region,
             pair_regions,
         )
@@ -439,6 +465,38 @@ class PairNet(NeuralNetRegressor):
             raise ValueError(f"autocast must be 'auto', True or False, got {self.autocast!r}")
         if not (isinstance(self.max_epochs, numbers.Integral) and self.max_epochs >= 1):
             raise ValueError(f"max_epochs must be a positive int, got {self.max_epochs!r}")
+        if not (
+            isinstance(self.batch_size, numbers.Integral)
+            and (self.batch_size >= 1 or self.batch_size == -1)
+        ):
+            raise ValueError(
+                f"batch_size must be a positive int or -1 (all pairs), got {self.batch_size!r}"
+            )
+        if not (isinstance(self.lr, numbers.Real) and 0 <= self.lr < np.inf):
+            raise ValueError(f"lr must be a finite number >= 0, got {self.lr!r}")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"device={self._device_param!r} is not a torch device") from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self._device_param!r} but CUDA is not available")
+
+    @contextlib.contextmanager
+    def _own_torch_rng(self):
+        """Run a fit holding torch's default generator; a seeded fit forks and restores it.
+
+        Initial weights and dropout masks come from torch's process-wide generator. Fits
+        in threads of one process (joblib's threading backend, in-process dask workers)
+        take turns on it, so a seeded fit draws only its own stream; and a seeded fit
+        leaves the caller's torch stream as it found it.
+        """
+        with _TORCH_RNG_LOCK:
+            if self.random_state is None:
+                yield
+                return
+            device = torch.device(self.device)
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                yield
 
     def fit(self, X, y, **fit_params):
         """Fit the network on region pairs.
@@ -453,6 +511,10 @@ class PairNet(NeuralNetRegressor):
         self
         """
         self._check_own_params()
+        with self._own_torch_rng():
+            return self._fit(X, y, **fit_params)
+
+    def _fit(self, X, y, **fit_params):
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"

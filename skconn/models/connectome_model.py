@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._persistence import VersionedStateMixin
 from ..metrics import pearson_r
 from ._bilinear_solver import BilinearBasis, BilinearSolution, solve_exact, solve_reference
 from ._graph_cv import inner_splits, subgraph
@@ -27,6 +28,11 @@ def _default_alphas(eigvals: np.ndarray, penalty: str, n_alphas: int) -> np.ndar
     if penalty == "ridge":
         return top**2 * np.logspace(-10, 2, n_alphas)
     return top * np.logspace(-6, 3, n_alphas)
+
+
+def _alpha_floor(basis: BilinearBasis) -> float:
+    """Smallest penalty strength solved exactly: ``1e-12·λ_max²`` (λ: eigenvalues of XᵀX)."""
+    return 1e-12 * float(basis.eigvals.max() if basis.eigvals.size else 1.0) ** 2
 
 
 def bilinear_predict(basis_components, core, intercept, graph: PairGraph) -> np.ndarray:
@@ -52,7 +58,7 @@ def _score(y_true, y_pred, scoring):
     return -np.inf if np.isnan(r) else r
 
 
-class ConnectomeModelRegressor(RegressorMixin, BaseEstimator):
+class ConnectomeModelRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
     """Bilinear Connectome Model with a closed-form solution and automatic penalty.
 
     Predicts the connectivity of regions i and j as ``x_iᵀ O x_j + b`` where x are
@@ -66,6 +72,12 @@ class ConnectomeModelRegressor(RegressorMixin, BaseEstimator):
     alpha : float or "auto", default="auto"
         Penalty strength. ``"auto"`` scores a path of ``n_alphas`` values, scaled to
         the eigenvalues of XᵀX, on ``cv`` inner region folds and keeps the best.
+        ``0`` is allowed (the published null experiment uses it, REFERENCE §3.2): the
+        exact solver then returns the limit of a vanishing penalty, the
+        minimum-norm fit, which interpolates the training pairs when features
+        outnumber regions. Strengths below ``1e-12·λ_max²`` (λ_max the largest
+        eigenvalue of XᵀX) are solved as that floor, where this limit is reached
+        to solver precision, so every alpha from 0 to it gives the same model.
     penalty : {"auto", "ridge", "kronecker"}, default="auto"
         ``"ridge"``: ``alpha·‖O‖_F²``, the exact ridge objective.
         ``"kronecker"``: ``vec(O)ᵀ[alpha(A⊗I + I⊗A) + alpha²I]vec(O)`` with A = XᵀX,
@@ -218,7 +230,12 @@ class ConnectomeModelRegressor(RegressorMixin, BaseEstimator):
         out = []
         for pen in penalties:
             if self.alphas is not None:
-                alphas = np.asarray(self.alphas, dtype=float).ravel()
+                try:
+                    alphas = np.asarray(self.alphas, dtype=float).ravel()
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(
+                        f"alphas must be an array of numbers, got {self.alphas!r}"
+                    ) from exc
                 if alphas.size == 0 or (alphas < 0).any() or not np.isfinite(alphas).all():
                     raise ValueError("alphas must be a non-empty array of finite values >= 0")
             else:
@@ -231,6 +248,11 @@ class ConnectomeModelRegressor(RegressorMixin, BaseEstimator):
     def _solve(self, basis, Y, W, penalty, alpha, *, tol, init=None) -> BilinearSolution:
         if penalty == "reference":
             return solve_reference(basis, Y, W, alpha=alpha, fit_intercept=self.fit_intercept)
+        # the minimum-norm limit: below this vanishing ridge, conjugate gradients no
+        # longer see the directions the pairs leave free (e.g. O's action on the
+        # diagonal when features outnumber regions), which would then keep whatever
+        # the starting point had instead of converging as alpha -> 0
+        alpha = max(alpha, _alpha_floor(basis))
         return solve_exact(
             basis,
             Y,
@@ -305,11 +327,7 @@ class ConnectomeModelRegressor(RegressorMixin, BaseEstimator):
         basis = BilinearBasis.from_features(graph.features)
         Y, W = node_targets(graph, y)
         penalty, alpha = self._choose(graph, y, X) if choice is None else choice
-        solve_alpha = alpha
-        if alpha == 0 and penalty != "reference":
-            # the minimum-norm limit; a vanishing ridge keeps the system definite
-            solve_alpha = 1e-12 * float(basis.eigvals.max() if basis.eigvals.size else 1.0) ** 2
-        sol = self._solve(basis, Y, W, penalty, solve_alpha, tol=self.tol)
+        sol = self._solve(basis, Y, W, penalty, alpha, tol=self.tol)
         if not sol.converged and penalty != "reference":
             warnings.warn(
                 f"the exact solver stopped after {sol.n_iter} iterations without reaching "

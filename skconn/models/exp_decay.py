@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._persistence import VersionedStateMixin
 from ._input import PairGraph, check_pair_input
 
 __all__ = ["ExpDecayRegressor", "exp_decay"]
@@ -36,7 +37,28 @@ def _pair_distances(graph: PairGraph, mirror_x: bool) -> np.ndarray:
     return np.linalg.norm(points[graph.left] - points[graph.right], axis=1)
 
 
-class ExpDecayRegressor(RegressorMixin, BaseEstimator):
+def _flat_over(d: np.ndarray, sa_lambda: float, tol: float = 1e-3) -> bool:
+    """Whether ``exp(-d/λ)`` changes by less than ``tol`` over the central 90% of d."""
+    near, far = np.percentile(d, [5, 95])
+    return bool(abs(np.exp(-near / sa_lambda) - np.exp(-far / sa_lambda)) < tol)
+
+
+#: Most distance bins ``fit_on="bins"`` makes (a tiny ``bin_width`` would overflow).
+_MAX_BINS = 1e7
+
+
+def _check_init(init) -> np.ndarray:
+    """``init`` as two finite floats (SA_∞, SA_λ), or a ``ValueError`` naming it."""
+    try:
+        x0 = np.asarray(init, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"init must be two numbers (sa_inf, sa_lambda), got {init!r}") from exc
+    if x0.shape != (2,) or not np.isfinite(x0).all():
+        raise ValueError(f"init must be two finite numbers (sa_inf, sa_lambda), got {init!r}")
+    return x0
+
+
+class ExpDecayRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
     """Connectivity as an exponential function of the distance between regions.
 
     Predicts ``SA_∞ + (1 − SA_∞)·exp(−d / SA_λ)`` with both parameters fitted by
@@ -61,7 +83,11 @@ class ExpDecayRegressor(RegressorMixin, BaseEstimator):
     max_nfev : int, default=1000
         Function evaluations allowed; if the fit stops there a
         :class:`~sklearn.exceptions.ConvergenceWarning` is raised and the best
-        parameters found are kept.
+        parameters found are kept. The same warning flags a degenerate fit, whose
+        decay length is so short or so long that the curve is flat (changes by
+        less than 0.1% of ``1 - sa_inf_``) between the 5th and 95th percentiles of
+        the training distances (e.g. a target that is constant or grows with
+        distance).
 
     Attributes
     ----------
@@ -118,12 +144,17 @@ class ExpDecayRegressor(RegressorMixin, BaseEstimator):
         self : ExpDecayRegressor
         """
         graph, y = check_pair_input(self, X, y, reset=True)
-        if len(self.init) != 2:
-            raise ValueError(f"init must be (sa_inf, sa_lambda), got {self.init!r}")
+        init = _check_init(self.init)
         d = _pair_distances(graph, self.mirror_x)
         target = y
         weights = np.ones_like(d)
         if self.fit_on == "bins":
+            n_bins = float(d.max()) / self.bin_width + 1
+            if not n_bins <= _MAX_BINS:
+                raise ValueError(
+                    f"bin_width={self.bin_width!r} cuts distances up to {float(d.max()):.3g} "
+                    f"into more than {_MAX_BINS:.0e} bins; use a wider bin_width"
+                )
             bins = np.floor(d / self.bin_width).astype(int)
             counts = np.bincount(bins)
             sums = np.bincount(bins, weights=y)
@@ -132,7 +163,7 @@ class ExpDecayRegressor(RegressorMixin, BaseEstimator):
             target = sums[keep] / counts[keep]
             weights = np.ones_like(d)
         lo, hi = np.array([-1.0, 1e-6]), np.array([1.0, np.inf])
-        x0 = np.clip(np.asarray(self.init, dtype=float), lo + 1e-9, np.minimum(hi, 1e6))
+        x0 = np.clip(init, lo + 1e-9, np.minimum(hi, 1e6))
         scale = 1.0 / np.sqrt(weights.size)
 
         def residuals(p):
@@ -143,6 +174,17 @@ class ExpDecayRegressor(RegressorMixin, BaseEstimator):
             warnings.warn(
                 f"the exponential-decay fit did not converge in max_nfev={self.max_nfev} "
                 "evaluations; keeping the best parameters found",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        elif _flat_over(d, res.x[1]):
+            warnings.warn(
+                f"the exponential-decay fit is degenerate: its decay length sa_lambda_="
+                f"{res.x[1]:.3g} mm makes the curve flat over the training distances "
+                f"({np.percentile(d, 5):.3g}-{np.percentile(d, 95):.3g} mm): a curve that "
+                "starts at 1 at d = 0 does not describe this target (constant, growing with "
+                "distance, or far below 1 at short range); keeping this best fit, whose "
+                "predictions are about sa_inf_",
                 ConvergenceWarning,
                 stacklevel=2,
             )

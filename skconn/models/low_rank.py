@@ -18,11 +18,12 @@ from scipy import sparse
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.extmath import svd_flip
 from threadpoolctl import threadpool_limits
 
+from .._arguments import check_random_state
+from .._persistence import VersionedStateMixin
 from ._input import check_pair_input
 
 __all__ = ["LowRankBilinearRegressor"]
@@ -147,7 +148,7 @@ def _random_scale(features: np.ndarray, y: np.ndarray, rank: int) -> float:
     return float(np.sqrt(target / (rank * sq_norm)))
 
 
-class LowRankBilinearRegressor(RegressorMixin, BaseEstimator):
+class LowRankBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
     """Bilinear low-rank regressor: ``ŷ(i, j) = x_iᵀ WᵀW x_j + b``.
 
     Every region's features ``x`` (a length-F row) are projected to ``z = W x``

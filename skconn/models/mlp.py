@@ -80,7 +80,10 @@ class PairMLPRegressor(PairNet):
         threshold 0.05 relative, cooldown 1, min_lr 1e-6; change them with
         ``callbacks__lr_scheduler__<name>``.
     random_state : int, RandomState instance or None, default=None
-        Seeds torch (weights, dropout), the validation split and the shuffling.
+        Seeds torch (weights, dropout), the validation split and the shuffling. An int
+        gives bit-identical fits on CPU, also across processes and when several fits run
+        in threads at once (neural fits in one process take turns on torch's generator);
+        a seeded fit leaves the caller's torch random stream as it found it.
     progress_bar : bool, default=False
         Show a tqdm progress bar per epoch.
     autocast : {"auto", True, False}, default="auto"

@@ -11,13 +11,14 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._persistence import VersionedStateMixin
 from ._input import PairGraph, check_pair_input, node_targets
 from .connectome_model import ConnectomeModelRegressor
 
 __all__ = ["PLSBilinearRegressor"]
 
 
-class PLSBilinearRegressor(RegressorMixin, BaseEstimator):
+class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
     """Partial-least-squares encoder followed by a bilinear Connectome Model decoder.
 
     The encoder is a :class:`~sklearn.cross_decomposition.PLSRegression` fitted on
@@ -127,10 +128,15 @@ class PLSBilinearRegressor(RegressorMixin, BaseEstimator):
 
     def _encode(self, graph: PairGraph, y: np.ndarray) -> PLSRegression:
         """Fit PLS on a graph's regions: features -> their connectivity to the others."""
+        n, F = graph.features.shape
+        if n < 2:
+            raise ValueError(
+                f"X has {n} distinct region; the PLS encoder needs at least 2 regions with "
+                "different features"
+            )
         Y, W = node_targets(graph, y)
         observed = W > 0
         targets = np.where(observed, Y, Y[observed].mean() if observed.any() else 0.0)
-        n, F = graph.features.shape
         limit = max(1, min(n - 1, F))
         k = min(self.n_components, limit)
         pls = PLSRegression(n_components=k, scale=self.scale, max_iter=self.max_iter)

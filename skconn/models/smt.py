@@ -9,6 +9,7 @@ bf16 autocast on CUDA only, and each distinct region of a batch encoded once.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
+from .._arguments import naming_argument
 from ..datasets._tss import gene_order as _gene_order
 from ..datasets._tss import load_gene_tss
 from ..pairs import RegionPairs
@@ -64,6 +66,8 @@ class ALiBiEncoderBlock(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__()
+        if not (isinstance(n_heads, numbers.Integral) and n_heads >= 1):
+            raise ValueError(f"n_heads must be a positive int, got {n_heads!r}")
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
         self.n_heads = n_heads
@@ -119,6 +123,8 @@ class SMTEncoder(nn.Module):
         checkpoint=False,
     ):
         super().__init__()
+        if not (isinstance(token_size, numbers.Integral) and token_size >= 1):
+            raise ValueError(f"token_size must be a positive int, got {token_size!r}")
         self.checkpoint = checkpoint
         self.n_genes = n_genes
         self.token_size = token_size
@@ -171,6 +177,17 @@ class SMTEncoder(nn.Module):
             weights.append(w)
         out = self.output_projection(x).flatten(1)
         return (out, weights) if need_weights else out
+
+
+def _check_clamp(clamp) -> tuple[float, float]:
+    """``clamp`` as (low, high) floats with low <= high, or a ``ValueError`` naming it."""
+    try:
+        low, high = (float(v) for v in clamp)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"clamp must be None or (low, high), got {clamp!r}") from exc
+    if not low <= high:
+        raise ValueError(f"clamp must be None or (low, high) with low <= high, got {clamp!r}")
+    return low, high
 
 
 class SMTModule(nn.Module):
@@ -237,7 +254,7 @@ class SMTModule(nn.Module):
             checkpoint=checkpoint,
         )
         self.head = mlp_head(2 * self.encoder.out_dim, hidden_dims, dropout)
-        self.clamp = None if clamp is None else (float(clamp[0]), float(clamp[1]))
+        self.clamp = None if clamp is None else _check_clamp(clamp)
         self.encode_distinct = encode_distinct
 
     def set_coord_stats(self, mean, scale):
@@ -395,9 +412,10 @@ train_split, batching, refit_all
             else:
                 genes = list(genes[:n_genes])
         method = self.gene_order
-        self.gene_order_ = _gene_order(
-            genes, method, expression=graph.features, random_state=self._gene_order_seed
-        )
+        with naming_argument("gene_order"):
+            self.gene_order_ = _gene_order(
+                genes, method, expression=graph.features, random_state=self._gene_order_seed
+            )
         if isinstance(method, str) and method == "tss":
             known = load_gene_tss().index
             self.n_genes_without_tss_ = int((~pd.Index(genes).isin(known)).sum())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,40 @@ CURVE_PARAMETERS = ("SA_lambda", "SA_inf", "poly_a1", "poly_a2", "poly_a3", "pol
 
 _LAMBDA_MAX = 100.0
 _LAMBDA_MIN = 1e-3
+
+
+def _as_float_array(values, name: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric: {exc}") from None
+
+
+def _check_positive_int(value, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+    return int(value)
+
+
+def _check_curves(centers, means) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(centers (B,), means (S, B), whether one curve was given), finite, or an error."""
+    d = _as_float_array(centers, "centers")
+    if d.ndim != 1 or d.size == 0:
+        raise ValueError(f"centers must be a non-empty 1-D array of bin centres, got {d.shape}")
+    if not np.isfinite(d).all():
+        raise ValueError("centers contain NaN or infinite values")
+    Y = _as_float_array(means, "means")
+    single = Y.ndim == 1
+    if Y.ndim not in (1, 2):
+        raise ValueError(f"means must have shape (S, B) or (B,), got {Y.shape}")
+    Y = np.atleast_2d(Y)
+    if Y.shape[1] != d.shape[0]:
+        raise ValueError(f"means have {Y.shape[1]} bins but centers has {d.shape[0]}")
+    if not np.isfinite(Y).all():
+        raise ValueError("means contain NaN or infinite values")
+    return d, Y, single
 
 
 def exponential_decay(d, sa_lambda, sa_inf):
@@ -55,15 +90,19 @@ class DistanceBins:
 
     @classmethod
     def from_distances(cls, distances, bin_size=5.0) -> DistanceBins:
-        distances = np.asarray(distances, dtype=float)
+        distances = _as_float_array(distances, "distances")
         if distances.ndim != 2 or distances.shape[0] != distances.shape[1]:
             raise ValueError(f"distances must be a square (R, R) matrix, got {distances.shape}")
-        if not bin_size > 0:
-            raise ValueError(f"bin_size must be > 0, got {bin_size!r}")
+        if isinstance(bin_size, (bool, str, bytes)) or not isinstance(bin_size, numbers.Real):
+            raise TypeError(f"bin_size must be a number of mm, got {bin_size!r}")
+        if not 0 < bin_size < np.inf:
+            raise ValueError(f"bin_size must be a positive finite number of mm, got {bin_size!r}")
         i, j = np.triu_indices(len(distances), k=1)
         d = distances[i, j]
         if not np.isfinite(d).all():
             raise ValueError("distances contain NaN or infinite values")
+        if (d < 0).any():
+            raise ValueError("distances must be non-negative")
         which = np.floor(d / bin_size).astype(np.intp)
         order = np.argsort(which, kind="stable")
         which = which[order]
@@ -129,13 +168,16 @@ def cge_distance_curve(cge, distances, bin_size=5.0):
     """
     cge = _check_cge(cge)
     bins = DistanceBins.from_distances(distances, bin_size)
-    if cge.shape[0] != len(bins.centers) and cge.shape != np.shape(distances):
-        raise ValueError("cge and distances must have the same shape")
+    if cge.shape != np.shape(distances):
+        raise ValueError(
+            f"cge and distances must have the same shape, got {cge.shape} and "
+            f"{np.shape(distances)}"
+        )
     return bins.centers, bins.means(cge)[0], bins.counts
 
 
 def _check_cge(cge):
-    cge = np.asarray(cge, dtype=float)
+    cge = _as_float_array(cge, "cge")
     if cge.ndim != 2 or cge.shape[0] != cge.shape[1]:
         raise ValueError(f"cge must be a square (R, R) matrix, got {cge.shape}")
     if not np.isfinite(cge).all():
@@ -196,14 +238,9 @@ def fit_exponential(centers, means, *, n_grid=120, n_refine=40):
     >>> round(float(lam), 4), round(float(inf), 4)
     (20.0, 0.3)
     """
-    d = np.asarray(centers, dtype=float)
-    Y = np.asarray(means, dtype=float)
-    single = Y.ndim == 1
-    Y = np.atleast_2d(Y)
-    if Y.shape[1] != d.shape[0]:
-        raise ValueError(f"means have {Y.shape[1]} bins but centers has {d.shape[0]}")
-    if not np.isfinite(Y).all():
-        raise ValueError("means contain NaN or infinite values")
+    d, Y, single = _check_curves(centers, means)
+    n_grid = _check_positive_int(n_grid, "n_grid", 2)
+    n_refine = _check_positive_int(n_refine, "n_refine", 0)
     grid = np.geomspace(0.1, _LAMBDA_MAX, n_grid)
     E = np.exp(-d[None, :] / grid[:, None])  # (L, B)
     W = 1.0 - E
@@ -268,15 +305,16 @@ def fit_cubic(centers, means) -> np.ndarray:
     >>> np.allclose(fit_cubic(d, 1 - 0.01 * d + 1e-5 * d**3), [1, -0.01, 0, 1e-5])
     True
     """
-    d = np.asarray(centers, dtype=float)
-    Y = np.asarray(means, dtype=float)
-    coef = P.polyfit(d, Y.T, 3)  # (4, S) or (4,)
-    return coef.T
+    d, Y, single = _check_curves(centers, means)
+    if len(Y) == 0:
+        return np.empty((0, 4))
+    coef = P.polyfit(d, Y.T, 3).T  # (S, 4)
+    return coef[0] if single else coef
 
 
 def curve_parameters(centers, means) -> np.ndarray:
     """The six curve parameters of many curves, (S, 6), in ``CURVE_PARAMETERS`` order."""
-    Y = np.atleast_2d(np.asarray(means, dtype=float))
+    _, Y, _ = _check_curves(centers, means)
     lam, inf = fit_exponential(centers, Y)
     cubic = np.atleast_2d(fit_cubic(centers, Y))
     return np.column_stack([np.atleast_1d(lam), np.atleast_1d(inf), cubic])
@@ -320,9 +358,20 @@ def spun_cge_curves(cge, distances, perms, *, bin_size=5.0, n_jobs=None, batch_s
     """
     cge = _check_cge(cge)
     bins = DistanceBins.from_distances(distances, bin_size)
+    if cge.shape != np.shape(distances):
+        raise ValueError(
+            f"cge and distances must have the same shape, got {cge.shape} and "
+            f"{np.shape(distances)}"
+        )
+    batch_size = _check_positive_int(batch_size, "batch_size")
     perms = np.asarray(perms)
-    if perms.ndim != 2 or perms.shape[1] != cge.shape[0]:
-        raise ValueError(f"perms must have shape (S, {cge.shape[0]}), got {perms.shape}")
+    n = cge.shape[0]
+    if perms.ndim != 2 or perms.shape[1] != n:
+        raise ValueError(f"perms must have shape (S, {n}), got {perms.shape}")
+    if perms.size and perms.dtype.kind not in "iu":
+        raise TypeError(f"perms must hold integer region indices, got dtype {perms.dtype}")
+    if perms.size and (perms.min() < 0 or perms.max() >= n):
+        raise ValueError(f"perms must hold region indices in 0..{n - 1}")
     blocks = [perms[s : s + batch_size] for s in range(0, len(perms), batch_size)]
     out = Parallel(n_jobs=n_jobs)(delayed(_curve_block)(cge, bins, b) for b in blocks)
     return np.vstack(out) if out else np.empty((0, len(CURVE_PARAMETERS)))

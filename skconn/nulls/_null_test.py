@@ -3,25 +3,49 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
 import scipy.linalg
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch
 
+from .._arguments import check_random_state
 from ..metrics import get_scorer
 from ..model_selection._spin import rows_of_variant
 from ..models import ConnectomeModelRegressor
 from ..models._bilinear_solver import BilinearBasis
 from ..models._input import PairGraph, node_targets
+from ..models.connectome_model import _alpha_floor
 from ..pairs import RegionPairs
 
 __all__ = ["null_test", "spin_test"]
 
 # Largest reduced basis (r² coefficients) whose normal operator is factorised explicitly.
 _MAX_CORE = 4096
+
+
+def _check_targets(X, y) -> np.ndarray:
+    """``y`` as a finite float array with one value per pair of ``X``."""
+    try:
+        y = np.asarray(y, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"y must be numeric: {exc}") from None
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+    if not np.isfinite(y).all():
+        raise ValueError(f"y contains {int((~np.isfinite(y)).sum())} NaN or infinite value(s)")
+    return y
+
+
+def _check_int(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+    return int(value)
 
 
 def _score(estimator, X, y, scorer):
@@ -104,6 +128,13 @@ def null_test(
         (the two scores of a fold share its regions, so their difference is
         exchangeable in sign under the null).
 
+    Warns
+    -----
+    UserWarning
+        If a fold scores NaN or inf (e.g. a constant prediction under Pearson
+        scoring); the summaries then use the folds where both scores are finite
+        (NaN if there are none).
+
     See Also
     --------
     skconn.model_selection.SpinNullSplit : One null per fold instead of per repeat.
@@ -129,15 +160,18 @@ def null_test(
     """
     if not isinstance(X, RegionPairs):
         raise TypeError(f"X must be a RegionPairs with null variants, got {type(X).__name__}")
-    y = np.asarray(y, dtype=float)
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+    y = _check_targets(X, y)
     cvs = list(cv) if isinstance(cv, (list, tuple)) else [cv]
     if not cvs:
         raise ValueError("cv must be a region splitter or a non-empty list of them")
+    bad = [c for c in cvs if not hasattr(c, "split")]
+    if bad:
+        raise TypeError(f"cv must be a region splitter or a list of them, got {bad[0]!r}")
     if variants is None:
         variants = list(range(1, len(cvs) + 1))
-    variants = [int(v) for v in variants]
+    if isinstance(variants, (str, bytes)) or not np.iterable(variants):
+        raise TypeError(f"variants must be a sequence of ints, got {variants!r}")
+    variants = [_check_int(v, "variants", 0) for v in variants]
     if len(variants) != len(cvs):
         raise ValueError(f"variants gives {len(variants)} nulls for {len(cvs)} repeats")
     present = set(np.unique(X.variant).tolist())
@@ -149,8 +183,7 @@ def null_test(
             f"null variants {missing or [0]} are not nulls of X (X holds {sorted(present)[:8]}); "
             f"make X with make_pairs(connectome, nulls=perms) and >= {max(variants)} nulls"
         )
-    if not isinstance(n_permutations, numbers.Integral) or n_permutations < 1:
-        raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}")
+    n_permutations = _check_int(n_permutations, "n_permutations", 1)
     scorer = None if scoring is None else get_scorer(scoring)
     jobs, index = [], []
     for r, (splitter, variant) in enumerate(zip(cvs, variants, strict=True)):
@@ -165,7 +198,20 @@ def null_test(
     table["true_score"] = scores[0::2]
     table["null_score"] = scores[1::2]
     true, null = table["true_score"].to_numpy(), table["null_score"].to_numpy()
-    ddof = 1 if len(table) > 1 else 0
+    finite = np.isfinite(true) & np.isfinite(null)
+    if not finite.all():
+        warnings.warn(
+            f"{int((~finite).sum())} of {len(finite)} folds scored NaN or inf (e.g. a "
+            "constant prediction); the means, SDs and the p-value use the other folds",
+            UserWarning,
+            stacklevel=2,
+        )
+        if not finite.any():
+            nan = float("nan")
+            return Bunch(scores=table, true_mean=nan, true_sd=nan, null_mean=nan, null_sd=nan,
+                         gap=nan, pvalue=nan)
+        true, null = true[finite], null[finite]
+    ddof = 1 if len(true) > 1 else 0
     return Bunch(
         scores=table,
         true_mean=float(true.mean()),
@@ -179,7 +225,10 @@ def null_test(
 
 # --------------------------------------------------------------------------- spin test
 def _check_perms(nulls, n_regions):
-    perms = np.asarray(nulls)
+    try:
+        perms = np.asarray(nulls)
+    except ValueError as exc:  # ragged rows
+        raise ValueError(f"nulls must be a (K, {n_regions}) array: {exc}") from None
     if perms.ndim == 1:
         perms = perms[None]
     if perms.ndim != 2 or perms.shape[1] != n_regions or perms.dtype.kind not in "iu":
@@ -235,8 +284,8 @@ class _BatchedCM:
         if estimator.solver == "reference":
             penalty = "reference"
         alpha = float(estimator.alpha)
-        if alpha == 0 and penalty != "reference":
-            alpha = 1e-12 * float(basis.eigvals.max() if basis.eigvals.size else 1.0) ** 2
+        if penalty != "reference":  # the same vanishing-ridge floor as the estimator
+            alpha = max(alpha, _alpha_floor(basis))
         self.penalty = penalty
         self.fi = bool(estimator.fit_intercept)
         self.usable = self.uniform and (penalty == "reference" or r * r <= _MAX_CORE)
@@ -373,9 +422,8 @@ def spin_test(
     """
     if not isinstance(X, RegionPairs):
         raise TypeError(f"X must be a RegionPairs, got {type(X).__name__}")
-    y = np.asarray(y, dtype=float)
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+    y = _check_targets(X, y)
+    batch_size = _check_int(batch_size, "batch_size", 1)
     if len(np.unique(X.variant)) != 1:
         raise ValueError("X must hold one variant (the true data); give the nulls as `nulls`")
     perms = _check_perms(nulls, X.n_regions)

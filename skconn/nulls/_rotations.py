@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
-from sklearn.utils import check_random_state
+
+from .._arguments import check_random_state
 
 __all__ = ["mirror_rotations", "random_rotations"]
 
@@ -49,6 +52,8 @@ def random_rotations(n_rotations, random_state=None) -> np.ndarray:
     >>> np.allclose(R @ R.transpose(0, 2, 1), np.eye(3)), np.allclose(np.linalg.det(R), 1)
     (True, True)
     """
+    if not isinstance(n_rotations, numbers.Integral) or isinstance(n_rotations, bool):
+        raise TypeError(f"n_rotations must be an integer, got {n_rotations!r}")
     n = int(n_rotations)
     if n < 0:
         raise ValueError(f"n_rotations must be >= 0, got {n_rotations!r}")

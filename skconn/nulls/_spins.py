@@ -8,9 +8,10 @@ import warnings
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._arguments import check_random_state
+from .._persistence import VersionedStateMixin
 from ._assign import METHODS, assign_rotated
 from ._rotations import _rotations_from_normals, mirror_rotations
 
@@ -98,7 +99,10 @@ def sphere_coords(coords, hemiid) -> np.ndarray:
         centred = coords[idx] - coords[idx].mean(axis=0)
         norm = np.linalg.norm(centred, axis=1, keepdims=True)
         if (norm == 0).any():
-            raise ValueError("a point coincides with its hemisphere's centroid; cannot project it")
+            raise ValueError(
+                "coords: a point coincides with its hemisphere's centroid (e.g. a hemisphere "
+                "of one point); cannot project it onto the sphere"
+            )
         out[idx] = centred / norm
     return out
 
@@ -358,7 +362,7 @@ def gen_spinsamples(
     return perms.T.copy()
 
 
-class SpinPermutations(BaseEstimator):
+class SpinPermutations(VersionedStateMixin, BaseEstimator):
     """Spin permutations of points on a sphere, as an estimator.
 
     ``fit(coords, hemiid)`` draws ``n_rep`` spins (see
@@ -427,6 +431,11 @@ class SpinPermutations(BaseEstimator):
         -------
         self : SpinPermutations
         """
+        n_rep = self.n_rep
+        if rotations is None and (
+            not isinstance(n_rep, numbers.Integral) or isinstance(n_rep, bool) or n_rep < 1
+        ):
+            raise ValueError(f"n_rep must be a positive integer, got {n_rep!r}")
         self.permutations_, self.cost_, self.rotations_ = spin_permutations(
             coords,
             hemiid,
@@ -452,9 +461,9 @@ class SpinPermutations(BaseEstimator):
         """
         check_is_fitted(self, "permutations_")
         x = np.asarray(x)
-        if x.shape[0] != self.permutations_.shape[1]:
+        if x.ndim == 0 or x.shape[0] != self.permutations_.shape[1]:
             raise ValueError(
-                f"x has {x.shape[0]} rows but the spins permute {self.permutations_.shape[1]} "
-                "points"
+                f"x must have {self.permutations_.shape[1]} rows (one per point), "
+                f"got shape {x.shape}"
             )
         return x[self.permutations_]

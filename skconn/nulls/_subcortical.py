@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import check_random_state
 
+from .._arguments import check_random_state
 from ..datasets._connectome import Connectome
 from ._spins import check_coords, check_hemiid, sphere_coords, spin_permutations
 
@@ -36,6 +36,8 @@ def hemisphere_ids(regions) -> np.ndarray:
     ...                              "x": [-30., 30., -1., 2.]})).tolist()
     [0, 1, 0, 1]
     """
+    if not isinstance(regions, pd.DataFrame):
+        raise TypeError(f"regions must be a pandas.DataFrame, got {type(regions).__name__}")
     if "hemisphere" not in regions or "x" not in regions:
         raise ValueError("regions must have 'hemisphere' and 'x' columns")
     if regions["hemisphere"].isna().any():
@@ -188,8 +190,11 @@ def whole_brain_spins(
     regions = connectome.regions if isinstance(connectome, Connectome) else connectome
     if not isinstance(regions, pd.DataFrame):
         raise TypeError(f"connectome must be a Connectome or a region table, got {type(regions)}")
+    missing = [c for c in ("structure", "x", "y", "z") if c not in regions.columns]
+    if missing:
+        raise ValueError(f"regions is missing the column(s) {missing}")
     hemiid = hemisphere_ids(regions)
-    coords = check_coords(regions[["x", "y", "z"]].to_numpy(dtype=float))
+    coords = check_coords(regions[["x", "y", "z"]], "regions x, y, z")
     structure = regions["structure"].astype(str).to_numpy()
     rs = check_random_state(random_state)
     n = len(coords)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -37,6 +38,10 @@ def pair_indices(n_regions: int, order: str = "both") -> np.ndarray:
     >>> pair_indices(3).tolist()
     [[0, 1], [1, 0], [0, 2], [2, 0], [1, 2], [2, 1]]
     """
+    if not isinstance(n_regions, numbers.Integral) or isinstance(n_regions, bool):
+        raise TypeError(f"n_regions must be an integer, got {n_regions!r}")
+    if n_regions < 0:
+        raise ValueError(f"n_regions must be non-negative, got {n_regions}")
     if order not in _ORDERS:
         raise ValueError(f"order must be one of {_ORDERS}, got {order!r}")
     i, j = np.triu_indices(n_regions, k=1)
@@ -50,7 +55,10 @@ def pair_indices(n_regions: int, order: str = "both") -> np.ndarray:
 
 
 def _check_nulls(nulls, n_regions: int) -> np.ndarray:
-    perms = np.asarray(nulls)
+    try:
+        perms = np.asarray(nulls)
+    except ValueError as exc:  # ragged rows
+        raise ValueError(f"nulls must be a (K, {n_regions}) array: {exc}") from None
     if perms.ndim == 1:
         perms = perms[None, :]
     if perms.ndim != 2 or perms.shape[1] != n_regions:
@@ -143,6 +151,11 @@ def make_pairs(
                 UserWarning,
                 stacklevel=2,
             )
+            if sampled.sum() < 2:
+                raise ValueError(
+                    f"connectome has {int(sampled.sum())} region(s) with expression; pairs "
+                    "need at least 2 (impute the others with missing='impute')"
+                )
             connectome = connectome.subset(sampled)
     n = connectome.n_regions
     if n < 2:

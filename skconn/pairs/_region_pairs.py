@@ -7,7 +7,17 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from ..datasets._connectome import region_xyz
+
 __all__ = ["RegionPairs"]
+
+
+def _check_region_coords(regions: pd.DataFrame) -> None:
+    """Raise unless ``regions`` has finite numeric ``x``, ``y``, ``z`` columns."""
+    missing = [c for c in ("label", "x", "y", "z") if c not in regions.columns]
+    if missing:
+        raise ValueError(f"regions is missing the column(s) {missing}")
+    region_xyz(regions)
 
 
 class _RegionTable:
@@ -99,6 +109,7 @@ class RegionPairs:
             raise ValueError("features must be finite (no NaN or inf)")
         if not isinstance(regions, pd.DataFrame) or len(regions) != features.shape[0]:
             raise ValueError("regions must be a DataFrame with one row per feature row")
+        _check_region_coords(regions)
         n_regions = features.shape[0]
         pairs = np.asarray(pairs)
         if pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.dtype.kind not in "iu":
@@ -160,13 +171,20 @@ class RegionPairs:
                 raise TypeError(
                     "RegionPairs supports row indexing only; use np.asarray(X) for columns"
                 )
-        if isinstance(key, numbers.Integral):
+        if isinstance(key, numbers.Integral) and not isinstance(key, bool):
             n = len(self)
             if not -n <= key < n:
                 raise IndexError(f"index {key} is out of bounds for {n} pairs")
             key = slice(key, key + 1 if key != -1 else None)
         if not isinstance(key, slice):
-            key = np.asarray(key)
+            original, key = key, np.asarray(key)
+            if key.ndim == 0:
+                raise TypeError(
+                    "RegionPairs row index must be an integer, a slice or a 1-D array, "
+                    f"got {type(original).__name__}"
+                )
+            if key.ndim != 1:
+                raise IndexError(f"RegionPairs takes a 1-D row index, got shape {key.shape}")
             if key.dtype == bool:
                 if key.shape != (len(self),):
                     raise IndexError(f"boolean index must have length {len(self)}")

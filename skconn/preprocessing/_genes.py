@@ -11,10 +11,10 @@ import pandas as pd
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import cdist
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._arguments import check_random_state
 from ..pairs import RegionPairs
 from ._region import _BaseRegionTransformer
 
@@ -100,17 +100,30 @@ def differential_stability(donor_expression, regions=None) -> pd.Series:
     >>> differential_stability([a, b]).tolist()
     [1.0, -1.0]
     """
-    tables = (
-        list(donor_expression.values())
-        if isinstance(donor_expression, dict)
-        else list(donor_expression)
-    )
+    if isinstance(donor_expression, dict):
+        tables = list(donor_expression.values())
+    elif isinstance(donor_expression, (list, tuple)):
+        tables = list(donor_expression)
+    else:
+        raise TypeError(
+            "donor_expression must be a dict or list of pandas DataFrames, got "
+            f"{type(donor_expression).__name__}"
+        )
+    if not all(isinstance(t, pd.DataFrame) for t in tables):
+        kinds = sorted({type(t).__name__ for t in tables if not isinstance(t, pd.DataFrame)})
+        raise TypeError(
+            f"donor_expression must hold one pandas DataFrame per donor, got {kinds}"
+        )
+    if any(not t.index.is_unique for t in tables):
+        raise ValueError("donor_expression tables must have unique region labels (index)")
     if len(tables) < 2:
         raise ValueError(f"differential stability needs at least two donors, got {len(tables)}")
     genes = tables[0].columns
     if any(not t.columns.equals(genes) for t in tables[1:]):
         raise ValueError("every donor table must have the same genes in the same order")
     if regions is not None:
+        if isinstance(regions, str) or np.ndim(regions) != 1:
+            raise TypeError(f"regions must be a 1-D array-like of region labels, got {regions!r}")
         wanted = pd.Index(np.asarray(regions).astype(str))
         tables = [t.set_axis(t.index.astype(str), axis=0) for t in tables]
         tables = [t.loc[t.index.intersection(wanted)] for t in tables]
@@ -152,8 +165,11 @@ class _GeneSubset(_ColumnChoice):
                 raise ValueError(f"none of the {len(self.genes)} requested genes is in X")
         if self.stability is not None:
             if isinstance(self.stability, pd.Series):
-                stability = self.stability.set_axis(self.stability.index.astype(str))
-                stability = stability.reindex(names)
+                try:
+                    stability = self.stability.astype(float)
+                except (TypeError, ValueError) as exc:
+                    raise ValueError("stability must hold numbers (one per gene)") from exc
+                stability = stability.set_axis(stability.index.astype(str)).reindex(names)
             else:
                 stability = differential_stability(self.stability, self.regions).reindex(names)
             self.stability_ = stability

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._persistence import VersionedStateMixin
 from ..datasets._impute import _METHODS, _impute_rows
 from ..pairs import RegionPairs
 
@@ -25,7 +26,7 @@ def _require_pairs(estimator, X) -> RegionPairs:
     return X
 
 
-class RegionImputer(TransformerMixin, BaseEstimator):
+class RegionImputer(VersionedStateMixin, TransformerMixin, BaseEstimator):
     """Re-impute unsampled regions' expression from the training regions only.
 
     :func:`skconn.datasets.impute_missing_regions` fills regions without AHBA
@@ -142,6 +143,8 @@ class RegionImputer(TransformerMixin, BaseEstimator):
         self.donor_features_ = X.region_features(donors).copy()
         self.missing_ = missing
         self.n_features_in_ = X.shape[1]
+        self._labels = np.asarray(X.labels).astype(str)
+        self._feature_names = np.asarray(X.feature_names, dtype=object)
         return self
 
     def transform(self, X):
@@ -163,6 +166,18 @@ class RegionImputer(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"X has {X.n_regions} regions and {X.shape[1]} features; this imputer was "
                 f"fitted on {len(self.missing_)} regions and {self.n_features_in_} features"
+            )
+        labels = getattr(self, "_labels", None)
+        if labels is not None and not np.array_equal(np.asarray(X.labels).astype(str), labels):
+            raise ValueError(
+                "X has another region table (region labels) than this imputer was fitted on; "
+                "its donors and missing regions index that table"
+            )
+        names = getattr(self, "_feature_names", None)
+        if names is not None and not np.array_equal(np.asarray(X.feature_names), names):
+            raise ValueError(
+                "X has other region features (genes) than this imputer was fitted on, "
+                "or the same ones in another order"
             )
         if X.n_variants > 1 and self.missing_.any():
             raise ValueError("null variants need every region sampled; impute before the nulls")

@@ -12,6 +12,8 @@ from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
+from .._arguments import naming_argument
+from .._persistence import VersionedStateMixin
 from ..pairs import RegionPairs
 
 __all__ = ["RegionPCA", "RegionTransformer"]
@@ -37,7 +39,7 @@ def _with_names(transformer, features: np.ndarray, names=None):
     return pd.DataFrame(features, columns=fitted_names if names is None else names, copy=False)
 
 
-class _BaseRegionTransformer(TransformerMixin, BaseEstimator):
+class _BaseRegionTransformer(VersionedStateMixin, TransformerMixin, BaseEstimator):
     """Fit a region-level transformer on the regions of X; apply it to every region.
 
     Subclasses say which scikit-learn transformer to fit (``_make_transformer``)
@@ -75,7 +77,7 @@ class _BaseRegionTransformer(TransformerMixin, BaseEstimator):
         if isinstance(X, RegionPairs):
             if len(X) == 0:
                 raise ValueError(
-                    f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
+                    f"X: Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
                     f"required by {type(self).__name__}."
                 )
             self.n_features_in_ = X.shape[1]
@@ -87,7 +89,8 @@ class _BaseRegionTransformer(TransformerMixin, BaseEstimator):
             table = pd.DataFrame(X._table.features[rows], columns=X.feature_names, copy=False)
             transformer.fit(table)
         else:
-            X = validate_data(self, X, dtype=float)
+            with naming_argument("X"):
+                X = validate_data(self, X, dtype=float)
             n_features = _split_halves(self, X)
             halves = np.unique(np.vstack([X[:, :n_features], X[:, n_features:]]), axis=0)
             transformer.fit(halves)
@@ -119,7 +122,8 @@ class _BaseRegionTransformer(TransformerMixin, BaseEstimator):
             table = _with_names(transformer, X._table.features, X.feature_names)
             new_table = np.asarray(transformer.transform(table), dtype=float)
             return X.with_features(new_table, self._region_feature_names_out(transformer))
-        X = validate_data(self, X, dtype=float, reset=False)
+        with naming_argument("X"):
+            X = validate_data(self, X, dtype=float, reset=False)
         n_features = _split_halves(self, X)
         # Both halves are in the column order of the region features it was fitted on.
         left = transformer.transform(_with_names(transformer, X[:, :n_features]))

@@ -36,7 +36,6 @@ NEURAL_EXPECTED_FAILED = ODD_WIDTH_EXPECTED | {
     "check_n_features_in_after_fitting": ODD_WIDTH_EXPECTED["check_dict_unchanged"],
     "check_regressors_train": "asks for R2 > 0.5 on tabular data after 2 epochs",
     "check_no_attributes_set_in_init": "skorch's NeuralNet sets history_/initialized_ in init",
-    "check_set_params": "skorch's set_params bookkeeping rejects the check's odd values",
     "check_regressors_no_decision_function": "skorch nets define predict_proba (raw output)",
     "check_estimators_partial_fit_n_features": "skorch's partial_fit continues training as is",
 }

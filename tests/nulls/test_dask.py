@@ -14,18 +14,9 @@ import pytest
 from skconn.nulls import cge_matched_spins, gen_spinsamples, null_test
 
 pytest.importorskip("dask")
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def dask_cluster():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster),
-    ):
-        yield cluster
 
 
 def test_spins_and_matching_under_dask(dask_cluster, cortex400, hcp400_full):
