@@ -34,7 +34,7 @@ def run_suite(profile: str, out: Path) -> int:
                OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     tests = sorted(str(p) for p in (ROOT / "tests" / "reliability").glob("test_bad_input_*.py"))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov", *tests]
-    return subprocess.call(cmd, cwd=ROOT, env=env)
+    return subprocess.call(cmd, cwd=ROOT, env=env, stdout=sys.stderr)  # stdout: the table
 
 
 def table(rows: list[dict]) -> str:

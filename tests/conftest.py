@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from skconn.datasets import load_connectome
 
@@ -19,6 +20,17 @@ def _dataset_path(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real dataset {path} not available (set SKCONN_SHARED_DATA)")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _blas_threads():
+    """BLAS on one thread (``SKCONN_TEST_BLAS_THREADS`` to change it).
+
+    The test matrices are small: extra BLAS threads only contend for the cores, and
+    on a loaded 2-core machine that made the suite several times slower.
+    """
+    with threadpool_limits(limits=int(os.environ.get("SKCONN_TEST_BLAS_THREADS", "1"))):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,38 @@ def test_inner_search_records_the_chosen_hyperparameters(ukbb100):
     assert set(chosen) <= {5, 10, 25} and len(chosen) == 3
 
 
+def test_randomized_inner_search_samples_the_grid(ukbb100):
+    df = run_benchmark(ukbb100, ["low_rank"], repeats=1, folds=3, search="random")
+    chosen = [json.loads(p) for p in df["params"]]
+    assert len(chosen) == 3
+    assert all(c["rank"] in (5, 10, 20) and c["alpha"] in (1e-3, 1e-2, 1e-1) for c in chosen)
+
+
+def test_job_drops_regions_without_expression_with_a_warning(hcp400, tmp_path):
+    sub = hcp400.subset(np.arange(0, 400, 10))  # 40 cortical regions, some unsampled
+    n_unsampled = int((~sub.sampled).sum())
+    assert n_unsampled > 0
+    config = BenchmarkConfig(models=["exp_decay"], repeats=1, folds=3, nulls=0,
+                             output=str(tmp_path))
+    with pytest.warns(UserWarning, match=f"dropping {n_unsampled} region"):
+        folds = run_job(config, progress=False, connectome=sub)
+    assert len(folds) == 3 and folds["pearson_r"].notna().all()
+
+
+@pytest.mark.parametrize(("field", "value", "match"), [
+    ("search", "bayes", "search must be"),
+    ("repeats", 0, "repeats must be >= 1"),
+    ("n_spins", 0, "n_spins must be >= 1"),
+    ("folds", 1, "folds and inner_folds must be >= 2"),
+    ("nulls", -1, "nulls must be >= 0"),
+    ("models", [], "at least one model"),
+    ("splits", ["diagonal"], "splits must be among"),
+])
+def test_config_rejects_bad_values_naming_them(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        BenchmarkConfig(**{field: value})
+
+
 def test_parallel_folds_match_serial(ukbb100):
     kwargs = dict(models=["connectome_model"], repeats=1, folds=3, random_state=1)
     serial = run_benchmark(ukbb100, **kwargs)

@@ -209,6 +209,11 @@ def test_parameter_errors(hcp100_small):
         tiny_mlp(autocast="fp16").fit(X, y)
     with pytest.raises(ValueError, match="requires y"):
         tiny_mlp().fit(X, None)
+    with pytest.raises(ValueError, match="max_epochs"):
+        tiny_mlp(max_epochs=0).fit(X, y)
+    if not torch.cuda.is_available():  # the error a CPU-only install gives
+        with pytest.raises(ValueError, match="device='cuda' but CUDA is not available"):
+            tiny_mlp(device="cuda").fit(X, y)
 
 
 def test_refit_all_retrains_on_every_training_pair_for_the_best_epochs(hcp100_small):
