@@ -21,7 +21,6 @@ degenerate folds, and scikit-learn's search already warns about non-finite score
 from __future__ import annotations
 
 import functools
-import os
 import tempfile
 from pathlib import Path
 
@@ -52,10 +51,8 @@ from skconn.metrics import (
 )
 from skconn.pairs import RegionPairs, make_pairs, pair_indices
 
+from ..conftest import SHARED_DATA
 from ._outcomes import OUTCOMES, Rejected, accepted_or_rejected, attempt
-
-_SHARED = Path(os.environ.get("SKCONN_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared"
-                              / "data"))
 
 # ---------------------------------------------------------------------- valid bases
 
@@ -63,7 +60,7 @@ _SHARED = Path(os.environ.get("SKCONN_SHARED_DATA", Path(__file__).resolve().par
 @functools.cache
 def _real_slice() -> Connectome:
     """10 real regions (cortex and subcortex) x 12 genes of hcp_schaefer100."""
-    full = load_connectome(_SHARED / "hcp_schaefer100")
+    full = load_connectome(SHARED_DATA / "hcp_schaefer100")
     idx = np.r_[np.arange(0, 100, 20), np.arange(100, 114, 3)]
     sub = full.subset(idx)
     return Connectome(sub.regions, sub.expression.iloc[:, :12], sub.connectivity, name="real10")

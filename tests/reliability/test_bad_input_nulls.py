@@ -9,9 +9,7 @@ finite - or raises ``ValueError``/``TypeError`` naming the argument at fault (se
 from __future__ import annotations
 
 import functools
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,16 +41,14 @@ from skconn.nulls import (
 )
 from skconn.pairs import RegionPairs, make_pairs
 
+from ..conftest import SHARED_DATA
 from ._outcomes import accepted_or_rejected
-
-_SHARED = Path(os.environ.get("SKCONN_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared"
-                              / "data"))
 
 
 @functools.cache
 def _real() -> Connectome:
     """16 real regions (12 cortical, 4 subcortical) x 20 genes of hcp_schaefer100."""
-    full = load_connectome(_SHARED / "hcp_schaefer100")
+    full = load_connectome(SHARED_DATA / "hcp_schaefer100")
     idx = np.r_[np.arange(0, 100, 9)[:12], [100, 101, 107, 108]]
     sub = full.subset(idx)
     return Connectome(sub.regions, sub.expression.iloc[:, :20], sub.connectivity, name="real16")
