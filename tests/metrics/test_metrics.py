@@ -359,3 +359,12 @@ def test_score_report_rejects_bad_input(hcp_pairs):
         score_report(y[:0], pred[:0], X[:0])
     # A column vector of predictions is accepted.
     assert score_report(y, pred[:, None], X)["pearson_r"] == score_report(y, pred, X)["pearson_r"]
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300, 1e200])
+def test_pearson_r_is_scale_free_even_where_sums_of_squares_overflow(scale):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=50), rng.normal(size=50) + np.arange(50) / 10
+    expected = pearson_r(a, b)
+    assert pearson_r(a * scale, b) == pytest.approx(expected, rel=1e-12)
+    assert pearson_r(a, -b * scale) == pytest.approx(-expected, rel=1e-12)
