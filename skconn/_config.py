@@ -136,7 +136,13 @@ class BenchmarkConfig:
         return cls.from_toml_text(Path(path).read_text())
 
     def fingerprint(self) -> str:
-        """Hash of what determines the results (not n_jobs, output or device)."""
+        """Hash of what determines each fold's result.
+
+        Not ``n_jobs``, ``output`` or ``device``; nor ``models`` and ``splits``: a
+        fold's result is stored under its model and split, so one output folder can
+        take more models or splits later (separate jobs per model, say) and reuse the
+        folds already finished.
+        """
         relevant = {k: v for k, v in self.to_dict().items()
-                    if k not in ("n_jobs", "output", "device")}
+                    if k not in ("n_jobs", "output", "device", "models", "splits")}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

@@ -392,7 +392,10 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
 
     Each finished fold is written at once to ``runs/`` (temporary file, then
     rename), so an interrupted run loses at most the folds in flight, and running
-    the same configuration again skips every finished fold. At the end the folder
+    the same configuration again skips every finished fold. Runs that differ only
+    in ``models`` or ``splits`` may share a folder (e.g. one job per model, then one
+    with all of them, which only writes the reports); the reports cover the models
+    and splits of this run. At the end the folder
     holds ``folds.csv`` (tidy, one row per model × split × repeat × fold × data, where
     data is ``"observed"`` or ``"spin-null"``),
     ``summary.csv`` / ``summary.md`` (mean ± SD and number of runs), ``config.toml``
@@ -452,13 +455,13 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
         _save_fold(runs, key, row, predictions)
         bar.update()
     bar.close()
-    return _write_reports(out, config, connectome, perms)
+    return _write_reports(out, config, connectome, [t[0] for t in tasks])
 
 
-def _write_reports(out: Path, config: BenchmarkConfig, connectome, perms) -> pd.DataFrame:
+def _write_reports(out: Path, config: BenchmarkConfig, connectome, keys) -> pd.DataFrame:
     from .plotting import write_result_figures
 
-    rows = [json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))]
+    rows = [json.loads((out / "runs" / f"{key}.json").read_text()) for key in keys]
     order = {m: k for k, m in enumerate(config.models)}
     folds = pd.DataFrame(rows)
     rank = {"model": order, "split": {s: k for k, s in enumerate(config.splits)},

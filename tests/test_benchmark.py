@@ -70,6 +70,29 @@ def test_config_rejects_bad_values_naming_them(field, value, match):
         BenchmarkConfig(**{field: value})
 
 
+def test_one_folder_takes_more_models_and_splits_later(ukbb100, tmp_path):
+    def config(models, splits):
+        return BenchmarkConfig(models=models, splits=splits, repeats=1, folds=3, nulls=0,
+                               output=str(tmp_path))
+
+    first = run_job(config(["exp_decay"], ["random"]), progress=False, connectome=ukbb100)
+    runs = tmp_path / "runs"
+    stamps = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
+    both = run_job(config(["exp_decay", "connectome_model"], ["random", "spatial"]),
+                   progress=False, connectome=ukbb100)
+    assert len(first) == 3 and len(both) == 2 * 2 * 3
+    # the finished folds were reused, not refitted
+    assert all(runs.joinpath(n).stat().st_mtime_ns == t for n, t in stamps.items())
+    pd.testing.assert_frame_equal(
+        both[(both["model"] == "exp_decay") & (both["split"] == "random")]
+        .reset_index(drop=True), first)
+    # the reports cover the models and splits of the latest run only
+    again = run_job(config(["connectome_model"], ["spatial"]), progress=False,
+                    connectome=ukbb100)
+    assert set(again["model"]) == {"connectome_model"} and set(again["split"]) == {"spatial"}
+    assert set(pd.read_csv(tmp_path / "folds.csv")["model"]) == {"connectome_model"}
+
+
 def test_parallel_folds_match_serial(ukbb100):
     kwargs = dict(models=["connectome_model"], repeats=1, folds=3, random_state=1)
     serial = run_benchmark(ukbb100, **kwargs)
