@@ -115,10 +115,9 @@ def check_pair_input(estimator, X, y=None, *, reset: bool = True):
                 )
             _check_region_feature_names(estimator, X)
         graph = _graph_from_region_pairs(X)
-        _check_magnitude(graph.features, "X")
-        if y is None:
-            return graph
-        return graph, _check_magnitude(_check_target(y, len(X), column_vector=False), "y")
+        if y is not None:
+            y = _check_target(y, len(X), column_vector=False)
+        return _checked_scale(graph, y)
     with naming_argument("X"):
         X = validate_data(estimator, X, reset=reset, dtype=float)
     if reset:
@@ -130,10 +129,9 @@ def check_pair_input(estimator, X, y=None, *, reset: bool = True):
             f"region i, features of region j]); X has n_features={X.shape[1]}"
         )
     graph = _graph_from_dense(X)
-    _check_magnitude(graph.features, "X")
-    if y is None:
-        return graph
-    return graph, _check_magnitude(_check_target(y, X.shape[0], column_vector=True), "y")
+    if y is not None:
+        y = _check_target(y, X.shape[0], column_vector=True)
+    return _checked_scale(graph, y)
 
 
 #: Largest magnitude accepted in X and in y. The bilinear closed forms use the squared
@@ -142,14 +140,24 @@ def check_pair_input(estimator, X, y=None, *, reset: bool = True):
 MAX_X, MAX_Y = 1e75, 1e150
 
 
-def _check_magnitude(values: np.ndarray, name: str) -> np.ndarray:
-    """Return ``values``, or raise a ``ValueError`` naming ``name`` if out of scale.
+def _checked_scale(graph: PairGraph, y: np.ndarray | None):
+    """``graph`` (and ``y``) if within float64's usable scale, else a ``ValueError``.
 
-    ``X`` must have its largest magnitude in [1/MAX_X, MAX_X] (or be all zero),
-    ``y`` at most MAX_Y; rescaling such input is the user's fix.
+    The node features must have their largest magnitude in [1/MAX_X, MAX_X] (or be all
+    zero), ``y`` at most MAX_Y; rescaling such input is the user's fix.
     """
-    if not values.size:
-        return values
+    for name, values, low, high in (("X", graph.features, 1 / MAX_X, MAX_X),
+                                    ("y", y, 0.0, MAX_Y)):
+        if values is None or not values.size:
+            continue
+        top = float(np.max(np.abs(values)))
+        if top > high or 0 < top < low:
+            raise ValueError(
+                f"{name} has values of magnitude up to {top:.3g}; products of such values "
+                f"overflow or underflow float64 (largest magnitude must lie in "
+                f"[{1 / high:g}, {high:g}]): rescale {name}"
+            )
+    return graph if y is None else (graph, y)
     top = float(np.max(np.abs(values)))
     limit = MAX_X if name == "X" else MAX_Y
     if top > limit or (name == "X" and 0 < top < 1 / limit):
