@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -31,6 +32,7 @@ __all__ = [
     "format_summary",
     "load_dataset",
     "make_model",
+    "resolved_params",
     "run_benchmark",
     "run_job",
     "summarize",
@@ -134,6 +136,52 @@ def make_model(name: str, seed: int, device: str = "auto") -> BaseEstimator:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
     return MODELS[name].factory(seed, device)
+
+
+def _plain(value):
+    """A JSON-ready, reproducible form of a parameter value (classes by qualified name)."""
+    if isinstance(value, type) or callable(value):
+        return f"{value.__module__}.{value.__qualname__}"
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def resolved_params(model: BaseEstimator) -> dict:
+    """The parameters that define an estimator, in a form that reproduces it.
+
+    Its own parameters (``get_params(deep=False)``); for a skorch net, also the
+    module's defaults as ``module__<name>`` unless set explicitly or derived from
+    the data or from one of the estimator's own parameters. Classes and functions
+    are written as ``"package.module.Name"``.
+
+    Parameters
+    ----------
+    model : BaseEstimator
+
+    Returns
+    -------
+    dict
+        Sorted by name; every value is JSON-serialisable.
+
+    Examples
+    --------
+    >>> from skconn.benchmark import make_model, resolved_params
+    >>> params = resolved_params(make_model("smt", 0, "cpu"))
+    >>> params["module"], params["module__d_model"], params["use_cls"]
+    ('skconn.models.smt.SMTModule', 128, False)
+    """
+    params = model.get_params(deep=False)
+    module = params.get("module")
+    if isinstance(module, type):
+        for name, arg in inspect.signature(module).parameters.items():
+            if arg.default is not arg.empty and name not in params:
+                params.setdefault(f"module__{name}", arg.default)
+    return {k: _plain(v) for k, v in sorted(params.items())}
 
 
 def load_dataset(data: str | os.PathLike) -> Connectome:
@@ -483,8 +531,8 @@ def _write_reports(out: Path, config: BenchmarkConfig, connectome, keys) -> pd.D
         "n_regions": int(connectome.n_regions),
         "n_genes": int(connectome.n_genes),
         "fingerprint": config.fingerprint(),
-        **{f"params_{m}": json.dumps(make_model(m, config.seed, config.device).get_params(),
-                                     default=str) for m in config.models},
+        **{f"params_{m}": json.dumps(resolved_params(make_model(m, config.seed, config.device)))
+           for m in config.models},
         **{f"grid_{m}": json.dumps(MODELS[m].grid) for m in config.models},
     }
     atomic_write(out / "config.toml", lambda p: p.write_text(config.to_toml(resolved)))

@@ -8,6 +8,7 @@ from skconn.benchmark import (
     MODELS,
     BenchmarkConfig,
     make_model,
+    resolved_params,
     run_benchmark,
     run_job,
     summarize,
@@ -137,3 +138,16 @@ def test_every_model_family_builds_and_its_grid_applies(name):
     model.set_params(**{key: values[-1] for key, values in grid.items()})
     params = model.get_params()
     assert all(params[key] == values[-1] for key, values in grid.items())
+
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_resolved_params_are_plain_and_rebuild_the_estimator(name):
+    model = make_model(name, 3, "cpu")
+    params = json.loads(json.dumps(resolved_params(model)))  # JSON round trip, nothing lost
+    assert " at 0x" not in json.dumps(params)  # no object addresses: the text reproduces
+    classes = {k for k, v in model.get_params(deep=False).items() if isinstance(v, type)}
+    settable = {k: tuple(v) if isinstance(v, list) else v
+                for k, v in params.items() if k not in classes}
+    rebuilt = type(model)().set_params(**settable)  # from the class defaults
+    assert resolved_params(rebuilt) == params
