@@ -521,23 +521,7 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
             )
         self._seed()
         dataset = self._make_dataset(X, y, reset=True)
-        valid = None
-        if callable(self.train_split):
-            train, valid = self.train_split(dataset, None)
-        elif self.validation_fraction is not None:
-            train, valid = _region_split(dataset, self.validation_fraction, self._split_rng)
-        else:
-            train = dataset
-        if valid is None and self.validation_fraction is not None and self.verbose:
-            warnings.warn(
-                "too few regions for a validation split; monitoring the training loss",
-                UserWarning,
-                stacklevel=2,
-            )
-        dataset.split_ = (train, valid)
-        self.monitor_ = "valid_loss" if valid is not None else "train_loss"
-        self.train_pairs_ = train.index
-        self.valid_pairs_ = None if valid is None else valid.index
+        valid = self._split_for_training(dataset)
         self._refitting = False
         try:
             super().fit(dataset, None, **fit_params)
@@ -566,6 +550,67 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         self._after_fit()
         return self
 
+    def _split_for_training(self, dataset: PairDataset) -> PairDataset | None:
+        """Cut the validation regions off ``dataset`` (``dataset.split_``); the validation part."""
+        valid = None
+        if callable(self.train_split):
+            train, valid = self.train_split(dataset, None)
+        elif self.validation_fraction is not None:
+            train, valid = _region_split(dataset, self.validation_fraction, self._split_rng)
+        else:
+            train = dataset
+        if valid is None and self.validation_fraction is not None and self.verbose:
+            warnings.warn(
+                "too few regions for a validation split; monitoring the training loss",
+                UserWarning,
+                stacklevel=3,
+            )
+        dataset.split_ = (train, valid)
+        self.monitor_ = "valid_loss" if valid is not None else "train_loss"
+        self.train_pairs_ = train.index
+        self.valid_pairs_ = None if valid is None else valid.index
+        return valid
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train ``max_epochs`` more epochs on region pairs, without reinitialising.
+
+        A fitted network keeps its weights, optimiser state and history, and
+        continues on ``(X, y)`` (the same genes as in ``fit``), with a fresh region
+        validation split of these pairs for early stopping and the learning-rate
+        schedule. An unfitted network is fitted as by :meth:`fit`.
+
+        Parameters
+        ----------
+        X : RegionPairs or array-like of shape (P, 2F)
+        y : array-like of shape (P,)
+        classes : None
+            Unused (scikit-learn's signature).
+
+        Returns
+        -------
+        self
+        """
+        if isinstance(X, PairDataset) and X.split_ is not None:  # from fit(): split already
+            return super().partial_fit(X, y, classes, **fit_params)
+        if not (self.initialized_ and hasattr(self, "n_features_in_")):
+            return self.fit(X, y, **fit_params)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        self._check_own_params()
+        with self._own_torch_rng():
+            if self.random_state is not None:  # a seeded net continues reproducibly
+                torch.manual_seed(int(self._split_rng.integers(2**31 - 1)))
+            dataset = self._make_dataset(X, y, reset=False)
+            try:
+                self._split_for_training(dataset)
+                super().partial_fit(dataset, None, **fit_params)
+            finally:
+                dataset.split_ = None
+            self._after_fit()
+        return self
+
     def initialize_module(self):
         kwargs = {**self._module_data_kwargs(), **self.get_params_for("module")}
         self.module_ = self.module(**kwargs)
@@ -578,14 +623,16 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
 
     # ---------------------------------------------------------------- steps
     def _autocast_enabled(self) -> bool:
+        # "auto": on CUDA only; True: on any device (CPU bf16 autocast is slow on CPUs
+        # without bf16 instructions, but runs, which lets the CUDA code path be tested)
         on_cuda = torch.device(self.device).type == "cuda"
-        return on_cuda and self.autocast in ("auto", True)
+        return self.autocast is True or (on_cuda and self.autocast == "auto")
 
     def infer(self, x, **fit_params):
         if isinstance(x, PairBatch):
             x = x.inputs
         if self._autocast_enabled():
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            with torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16):
                 out = super().infer(x, **fit_params)
         else:
             out = super().infer(x, **fit_params)

@@ -87,7 +87,8 @@ class PairMLPRegressor(PairNet):
     progress_bar : bool, default=False
         Show a tqdm progress bar per epoch.
     autocast : {"auto", True, False}, default="auto"
-        bf16 autocast; only ever on CUDA ("auto" and True mean: when on CUDA).
+        bf16 autocast of the forward pass: "auto" on CUDA only, True on any device
+        (on CPU it runs, but is only faster on CPUs with bf16 instructions).
     device : str, default="auto"
         Torch device; "auto" picks CUDA when available.
     verbose : int, default=0

@@ -3,7 +3,8 @@
 REFERENCE §3.6 describes the published model; §9.6 what skconn changes: both
 ALiBi slope schemes, a configurable clamp, attention maps taken from the same
 computation the model runs, ``scaled_dot_product_attention`` on any device,
-bf16 autocast on CUDA only, and each distinct region of a batch encoded once.
+bf16 autocast on CUDA by default (``autocast=True``: on any device), and each
+distinct region of a batch encoded once.
 """
 
 from __future__ import annotations

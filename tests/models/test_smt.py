@@ -302,6 +302,34 @@ def test_checkpointing_gives_the_same_gradients():
         torch.testing.assert_close(a, b)
 
 
+def test_autocast_true_trains_and_predicts_in_bf16_on_cpu(hcp100_small):
+    # the estimator-level bf16 path (fit, early stopping, predict, pickle, attention maps)
+    # that CUDA runs by default; autocast=True runs it on the CPU, so it is tested here
+    X, y = make_pairs(hcp100_small)
+    model = tiny_smt(use_cls=True, autocast=True, max_epochs=2)
+    assert model.fit(X, y)._autocast_enabled()
+    trained = pickle.loads(pickle.dumps(model))
+    seen = []
+    qkv = model.module_.encoder.layers[0].qkv
+    hook = qkv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    pred = model.predict(X)
+    assert seen and set(seen) == {torch.bfloat16}
+    seen.clear()
+    model.partial_fit(X, y)  # one more epoch, training in bf16 too
+    hook.remove()
+    assert seen and set(seen) == {torch.bfloat16}
+    model = trained
+    assert pred.dtype == np.float64 and np.isfinite(pred).all()
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), pred)
+    fp32 = pickle.loads(pickle.dumps(model)).set_params(autocast=False)
+    assert not fp32._autocast_enabled()
+    # same weights in fp32: bf16 keeps ~3 significant digits
+    np.testing.assert_allclose(fp32.predict(X), pred, atol=0.05 * np.ptp(pred) + 1e-3)
+    assert not np.array_equal(fp32.predict(X), pred)
+    maps = model.attention_maps(X[:50])
+    np.testing.assert_allclose(maps["mean"].sum(axis=-1), 1, rtol=1e-2)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_fit_with_bf16_autocast(hcp100_small):
     X, y = make_pairs(hcp100_small)
