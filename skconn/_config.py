@@ -62,6 +62,10 @@ class BenchmarkConfig:
     n_jobs : int, default=1
     device : str, default="auto"
         Device of the neural models.
+    autocast : {"auto", True, False}, default="auto"
+        bf16 autocast of the neural models: "auto" on CUDA only, True on any
+        device (about 2x faster on CPUs with bf16 instructions, e.g. AVX512-BF16,
+        and what the published code used on its GPUs), False never.
     output : str, default="skconn-results"
         Output folder.
 
@@ -86,6 +90,7 @@ class BenchmarkConfig:
     seed: int = 0
     n_jobs: int = 1
     device: str = "auto"
+    autocast: str | bool = "auto"
     output: str = "skconn-results"
 
     def __post_init__(self) -> None:
@@ -106,6 +111,8 @@ class BenchmarkConfig:
             raise ValueError(f"nulls must be >= 0, got {self.nulls}")
         if not self.models:
             raise ValueError("models must name at least one model")
+        if not (isinstance(self.autocast, bool) or self.autocast == "auto"):
+            raise ValueError(f"autocast must be 'auto', true or false, got {self.autocast!r}")
 
     # ------------------------------------------------------------------ (de)serialising
     def to_dict(self) -> dict:
@@ -138,11 +145,15 @@ class BenchmarkConfig:
     def fingerprint(self) -> str:
         """Hash of what determines each fold's result.
 
-        Not ``n_jobs``, ``output`` or ``device``; nor ``models`` and ``splits``: a
+        Not ``n_jobs`` or ``output``; not ``device`` or ``autocast``, which
+        change the neural models' results at the level of floating-point precision
+        (``device="auto"`` already trains in bf16 on CUDA, fp32 on CPU), so that one
+        folder can be finished on other machines (each fold records where and in
+        which precision it ran, column ``device``); nor ``models`` and ``splits``: a
         fold's result is stored under its model and split, so one output folder can
         take more models or splits later (separate jobs per model, say) and reuse the
         folds already finished.
         """
         relevant = {k: v for k, v in self.to_dict().items()
-                    if k not in ("n_jobs", "output", "device", "models", "splits")}
+                    if k not in ("n_jobs", "output", "device", "autocast", "models", "splits")}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

@@ -111,7 +111,8 @@ _SPLITS = {"random": RandomRegionSplit, "spatial": SpatialRegionSplit}
 OBSERVED, SPIN_NULL = "observed", "spin-null"
 
 
-def make_model(name: str, seed: int, device: str = "auto") -> BaseEstimator:
+def make_model(name: str, seed: int, device: str = "auto",
+               autocast: str | bool = "auto") -> BaseEstimator:
     """A fresh default estimator of a named model family.
 
     Parameters
@@ -122,6 +123,8 @@ def make_model(name: str, seed: int, device: str = "auto") -> BaseEstimator:
         ``random_state`` for models that use one.
     device : str, default="auto"
         Device of neural models (ignored by the others).
+    autocast : {"auto", True, False}, default="auto"
+        bf16 autocast of neural models (ignored by the others).
 
     Returns
     -------
@@ -135,7 +138,10 @@ def make_model(name: str, seed: int, device: str = "auto") -> BaseEstimator:
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
-    return MODELS[name].factory(seed, device)
+    model = MODELS[name].factory(seed, device)
+    if "autocast" in model.get_params(deep=False):
+        model.set_params(autocast=autocast)
+    return model
 
 
 def _plain(value):
@@ -211,6 +217,16 @@ def _with_search(model, name, search, split, inner_folds, n_iter, seed):
                               random_state=seed, error_score="raise")
 
 
+def _ran_on(model) -> str:
+    """Where a fitted model ran: "cpu", or a neural model's device, "+bf16" under autocast."""
+    if not hasattr(model, "_autocast_enabled"):
+        return "cpu"
+    import torch
+
+    kind = torch.device(model.device).type
+    return kind + ("+bf16" if model._autocast_enabled() else "")
+
+
 def _run_fold(model, X, y, train, test, meta):
     """Fit on train rows, score on test rows; the unit of work (and of resuming)."""
     start = time.perf_counter()
@@ -219,7 +235,8 @@ def _run_fold(model, X, y, train, test, meta):
     pred = fitted.predict(X[test])
     report = score_report(y[test], pred, X[test])
     params = getattr(fitted, "best_params_", {})
-    row = {**meta, "fit_time": fit_time, **report, "params": json.dumps(params, default=str)}
+    row = {**meta, "fit_time": fit_time, **report, "params": json.dumps(params, default=str),
+           "device": _ran_on(getattr(fitted, "best_estimator_", fitted))}
     predictions = {"pairs": X.pairs[test], "y_true": y[test], "y_pred": pred}
     return row, predictions
 
@@ -244,8 +261,8 @@ def _tasks(connectome, config: BenchmarkConfig, perms):
                 for kind, v in variants:
                     for name in config.models:
                         model = _with_search(
-                            make_model(name, seed, config.device), name, config.search, split,
-                            config.inner_folds, config.n_iter, seed,
+                            make_model(name, seed, config.device, config.autocast), name,
+                            config.search, split, config.inner_folds, config.n_iter, seed,
                         )
                         meta = {"dataset": connectome.name, "model": name, "split": split,
                                 "repeat": repeat, "fold": fold, "seed": seed, "data": kind,
@@ -294,8 +311,9 @@ def run_benchmark(
     -------
     pandas.DataFrame
         One row per (model, repeat, fold): dataset, model, split, repeat, fold,
-        seed, data (``"observed"``), fit_time, every metric of the report and the
-        chosen params.
+        seed, data (``"observed"``), fit_time, every metric of the report, the
+        chosen params and where the model ran (``device``: ``"cpu"``,
+        ``"cuda+bf16"``, ...).
 
     Examples
     --------
@@ -531,7 +549,8 @@ def _write_reports(out: Path, config: BenchmarkConfig, connectome, keys) -> pd.D
         "n_regions": int(connectome.n_regions),
         "n_genes": int(connectome.n_genes),
         "fingerprint": config.fingerprint(),
-        **{f"params_{m}": json.dumps(resolved_params(make_model(m, config.seed, config.device)))
+        **{f"params_{m}": json.dumps(resolved_params(
+            make_model(m, config.seed, config.device, config.autocast)))
            for m in config.models},
         **{f"grid_{m}": json.dumps(MODELS[m].grid) for m in config.models},
     }

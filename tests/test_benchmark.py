@@ -25,6 +25,7 @@ def test_run_benchmark_is_reproducible_and_complete(ukbb100):
     metrics = [k for k in REPORT_KEYS if k != "n_pairs"]
     np.testing.assert_allclose(first[metrics].to_numpy(float), second[metrics].to_numpy(float))
     assert set(first["seed"]) == {5, 6}
+    assert (first["device"] == "cpu").all()
     assert (first["dataset"] == "ukbb_schaefer100").all()
     table = summarize(first).droplevel(["split", "data"])
     assert list(table.index) == ["exp_decay", "pls_bilinear"]
@@ -65,6 +66,8 @@ def test_job_drops_regions_without_expression_with_a_warning(hcp400, tmp_path):
     ("nulls", -1, "nulls must be >= 0"),
     ("models", [], "at least one model"),
     ("splits", ["diagonal"], "splits must be among"),
+    ("autocast", "yes", "autocast must be"),
+    ("autocast", 1, "autocast must be"),
 ])
 def test_config_rejects_bad_values_naming_them(field, value, match):
     with pytest.raises(ValueError, match=match):
@@ -151,3 +154,18 @@ def test_resolved_params_are_plain_and_rebuild_the_estimator(name):
                 for k, v in params.items() if k not in classes}
     rebuilt = type(model)().set_params(**settable)  # from the class defaults
     assert resolved_params(rebuilt) == params
+
+
+def test_autocast_reaches_the_neural_models_and_is_recorded_per_fold():
+    from skconn.benchmark import _ran_on
+
+    assert make_model("smt", 0, "cpu", autocast=True).autocast is True
+    assert make_model("mlp_coords", 0, "cpu", autocast=False).autocast is False
+    assert make_model("connectome_model", 0, "cpu", autocast=True)  # no such parameter: ignored
+    assert _ran_on(make_model("smt", 0, "cpu", autocast=True)) == "cpu+bf16"
+    assert _ran_on(make_model("mlp", 0, "cpu")) == "cpu"  # "auto": bf16 on CUDA only
+    assert _ran_on(make_model("low_rank", 0)) == "cpu"
+    # an execution setting, like the device: a folder can be finished in another precision
+    assert BenchmarkConfig(autocast=True).fingerprint() == BenchmarkConfig().fingerprint()
+    config = BenchmarkConfig(autocast=True)
+    assert BenchmarkConfig.from_toml_text(config.to_toml()) == config

@@ -7,9 +7,10 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from skconn._config import BenchmarkConfig
-from skconn.cli import main
+from skconn.cli import _config, _parser, main
 
 
 def _row_mean(printed: str, model: str, column: str = "pearson_r") -> float:
@@ -77,6 +78,11 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
                  str(tmp_path / "o2")]) == 2
     assert "magic" in capsys.readouterr().err
     assert main(["benchmark", "--split", "diagonal", "--output", str(tmp_path / "o3")]) == 2
+    with pytest.raises(SystemExit) as exit_:  # argparse: usage message and status 2
+        main(["benchmark", "--autocast", "maybe", "--output", str(tmp_path / "o4")])
+    assert exit_.value.code == 2 and "auto, on, off" in capsys.readouterr().err
+    for flag, value in (("on", True), ("off", False), ("auto", "auto")):
+        assert _config(_parser().parse_args(["benchmark", "--autocast", flag])).autocast == value
     bad = tmp_path / "bad.toml"
     bad.write_text('colour = "blue"\n')
     assert main(["benchmark", "--config", str(bad)]) == 2
