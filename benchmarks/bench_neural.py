@@ -241,6 +241,8 @@ def peak_memory_child(device, steps, compile_, mode):
         "random": {},
         "checkpoint": {"module__checkpoint": True},
         "region_blocks": {"batching": "region_blocks"},
+        # the default's precision on CUDA (bf16 autocast), measured on any device
+        "bf16": {"autocast": True},
     }[mode]
     net = default_smt(device, compile_, callbacks=[("stop", _StopAfter(steps))], **extra)
     start = time.perf_counter()
@@ -430,7 +432,7 @@ def main(argv=None) -> int:
         paper_steps,
         args.compile,
     )
-    for mode in ("random", "checkpoint", "region_blocks"):
+    for mode in ("random", "checkpoint", "region_blocks", "bf16"):
         cmd = [
             sys.executable,
             __file__,
