@@ -553,6 +553,9 @@ def _write_reports(out: Path, config: BenchmarkConfig, connectome, keys) -> pd.D
             make_model(m, config.seed, config.device, config.autocast)))
            for m in config.models},
         **{f"grid_{m}": json.dumps(MODELS[m].grid) for m in config.models},
+        # where the folds ran: a folder can be finished on other devices or in another precision
+        **{f"ran_on_{m}": sorted(set(folds.loc[folds["model"] == m, "device"].dropna()))
+           for m in config.models if "device" in folds},
     }
     atomic_write(out / "config.toml", lambda p: p.write_text(config.to_toml(resolved)))
     write_result_figures(out, folds, connectome)

@@ -46,6 +46,8 @@ def test_benchmark_on_a_dataset_folder_writes_tables_and_figures(shared_data, tm
     saved = BenchmarkConfig.from_toml(out / "config.toml")
     assert saved.models == ["exp_decay", "connectome_model"] and saved.splits == ["spatial"]
     assert "version" in (out / "config.toml").read_text()
+    assert 'ran_on_exp_decay = ["cpu"]' in (out / "config.toml").read_text()
+    assert (folds["device"] == "cpu").all()
 
 
 def test_config_file_is_equivalent_to_flags(shared_data, tmp_path, capsys):
