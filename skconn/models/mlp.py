@@ -107,6 +107,13 @@ class PairMLPRegressor(PairNet):
         cross pairs included) for the best epoch count found
         (``best_epoch_``). The validation split keeps only (1 - f)² + f² of
         the pairs (68% at f = 0.2), which matters on small atlases.
+    output_init : {"mean", "torch"}, default="mean"
+        "mean": the network starts as the constant predictor of the training
+        targets' mean (last Linear layer: zero weights, the mean as bias). "torch":
+        PyTorch's default initialisation, as published. On small atlases, "torch"
+        starts with an output variance ~10x that of FC, and early stopping can end
+        before training undoes it (then the restored net is near its random
+        initialisation); see ``benchmarks/RESULTS.md``.
     **kwargs
         Any other skorch ``NeuralNet`` parameter (``optimizer__weight_decay``,
         ``callbacks``, ``compile``, ``iterator_valid__batch_size``...).
@@ -160,6 +167,7 @@ class PairMLPRegressor(PairNet):
         train_split=None,
         batching="random",
         refit_all=False,
+        output_init="mean",
         **kwargs,
     ):
         super().__init__(
@@ -178,5 +186,6 @@ class PairMLPRegressor(PairNet):
             train_split=train_split,
             batching=batching,
             refit_all=refit_all,
+            output_init=output_init,
             **kwargs,
         )

@@ -311,10 +311,10 @@ class SMTRegressor(PairNet):
     max_epochs : int, default=110
     batch_size : int, default=512
     validation_fraction, patience, random_state, progress_bar, autocast, device, verbose, \
-train_split, batching, refit_all
+train_split, batching, refit_all, output_init
         As in :class:`~skconn.models.mlp.PairMLPRegressor`. ``batching="region_blocks"``
         makes each batch touch ~2√(batch_size/2) regions, which is where
-        distinct-region encoding pays most (see ``benchmarks/results_neural.md``).
+        distinct-region encoding pays most (see ``benchmarks/RESULTS.md``).
     lr_patience : int, default=None
         ReduceLROnPlateau patience (None: 30; factor 0.3, threshold 0.1
         relative, cooldown 1, min_lr 1e-6: the published schedule).
@@ -376,6 +376,7 @@ train_split, batching, refit_all
         train_split=None,
         batching="random",
         refit_all=False,
+        output_init="mean",
         **kwargs,
     ):
         super().__init__(
@@ -394,6 +395,7 @@ train_split, batching, refit_all
             train_split=train_split,
             batching=batching,
             refit_all=refit_all,
+            output_init=output_init,
             **kwargs,
         )
         self.use_cls = use_cls

@@ -343,3 +343,10 @@ def test_cuda_fit_with_bf16_autocast(hcp100_small):
     np.testing.assert_allclose(maps["mean"].sum(axis=-1), 1, rtol=1e-4)
     fp32 = tiny_smt(use_cls=True, device="cuda", autocast=False, max_epochs=1).fit(X, y)
     assert not fp32._autocast_enabled()
+
+
+def test_output_init_starts_at_the_training_mean(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    frozen = tiny_smt(lr=0.0, max_epochs=1).fit(X, y)
+    np.testing.assert_allclose(frozen.predict(X), y[frozen.train_pairs_].mean(), rtol=1e-6)
+    assert np.std(tiny_smt(lr=0.0, max_epochs=1, output_init="torch").fit(X, y).predict(X)) > 1e-3
