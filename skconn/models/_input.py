@@ -158,15 +158,6 @@ def _checked_scale(graph: PairGraph, y: np.ndarray | None):
                 f"[{1 / high:g}, {high:g}]): rescale {name}"
             )
     return graph if y is None else (graph, y)
-    top = float(np.max(np.abs(values)))
-    limit = MAX_X if name == "X" else MAX_Y
-    if top > limit or (name == "X" and 0 < top < 1 / limit):
-        raise ValueError(
-            f"{name} has values of magnitude up to {top:.3g}; products of such values "
-            f"overflow or underflow float64 (largest magnitude must lie in "
-            f"[{1 / limit:g}, {limit:g}]): rescale {name}"
-        )
-    return values
 
 
 def _check_target(y, n_pairs: int, *, column_vector: bool) -> np.ndarray:

@@ -634,11 +634,11 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         which a small atlas (few optimiser steps per epoch) may not undo before early
         stopping gives up.
         """
-        last = getattr(getattr(self.module_, "head", None), "__getitem__", None)
+        head = getattr(self.module_, "head", None)
         target = getattr(self, "_target_mean", None)
-        if self.output_init != "mean" or last is None or target is None:
+        if self.output_init != "mean" or not isinstance(head, nn.Sequential) or target is None:
             return
-        layer = self.module_.head[-1]
+        layer = head[-1]
         if isinstance(layer, nn.Linear) and layer.out_features == 1:
             with torch.no_grad():
                 layer.weight.zero_()
