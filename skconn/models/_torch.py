@@ -247,6 +247,11 @@ def mlp_head(in_dim: int, hidden_dims, dropout: float) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _valid_callbacks(value) -> bool:
+    """Whether ``value`` is something skorch accepts as ``callbacks``."""
+    return value is None or isinstance(value, (list, tuple))
+
+
 class PairNet(VersionedStateMixin, NeuralNetRegressor):
     """Base skorch regressor for modules that read batches of region pairs.
 
@@ -318,6 +323,25 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         # skorch takes every attribute not ending in "_" for a parameter; the private
         # state of a fit (random streams, ...) is not one, and clone() must not copy it
         return [k for k in super()._get_param_names() if not k.startswith("_")]
+
+    def set_params(self, **params):
+        """Set parameters; a new ``callbacks`` list is stored before it is initialised.
+
+        skorch alone initialises the callbacks *before* it stores a new ``callbacks``
+        value, so a bad value would break every later ``set_params`` call; here it is
+        stored as given and ``fit`` raises a ``TypeError`` naming it.
+
+        Examples
+        --------
+        >>> from skconn.models import PairMLPRegressor
+        >>> PairMLPRegressor().set_params(callbacks=[], max_epochs=5).max_epochs
+        5
+        """
+        if "callbacks" in params:
+            self.callbacks = params["callbacks"]
+            if not _valid_callbacks(self.callbacks):
+                del params["callbacks"]  # not initialised now: fit raises a clear TypeError
+        return super().set_params(**params)
 
     def get_params(self, deep=True, **kwargs):
         params = super().get_params(deep=deep, **kwargs)
@@ -454,6 +478,16 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         self._gene_order_seed = int(seeds[4])
 
     def _check_own_params(self):
+        if isinstance(self.callbacks, str) and self.callbacks == "disable":
+            raise ValueError(
+                "callbacks='disable' is not supported: it drops the loss recording that "
+                "early stopping and best_epoch_ need; pass None or a list of callbacks"
+            )
+        if not _valid_callbacks(self.callbacks):
+            raise TypeError(
+                "callbacks must be a list of callbacks or (name, callback) tuples, or None; "
+                f"got {self.callbacks!r}"
+            )
         frac = self.validation_fraction
         if frac is not None and not (isinstance(frac, numbers.Real) and 0 < frac < 1):
             raise ValueError(f"validation_fraction must be in (0, 1) or None, got {frac!r}")

@@ -165,6 +165,39 @@ def test_clone_device_and_params():
     assert not model._autocast_enabled()
 
 
+def test_set_params_recovers_from_a_bad_callbacks_value(hcp100_small):
+    # skorch initialises the old callbacks before storing the new list, so one bad value
+    # used to make every later set_params raise; scikit-learn's check_set_params fuzzes
+    # every parameter with -inf / inf / None in turn
+    import warnings
+
+    from sklearn.utils.estimator_checks import check_set_params
+
+    model = tiny_mlp()
+    model.set_params(callbacks=np.inf)
+    assert model.callbacks == np.inf
+    model.set_params(callbacks=None, max_epochs=2)
+    assert model.callbacks is None and model.max_epochs == 2
+    X, y = make_pairs(hcp100_small)
+    with pytest.raises(TypeError, match="callbacks must be a list"):
+        tiny_mlp(callbacks=np.inf).fit(X, y)
+    with pytest.raises(ValueError, match="callbacks='disable' is not supported"):
+        tiny_mlp().set_params(callbacks="disable").fit(X, y)
+    seen = []
+
+    class Count(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append(len(net.history))
+
+    model.set_params(callbacks=[("count", Count())], callbacks__early_stopping__patience=1)
+    model.fit(X, y)
+    assert seen == list(range(1, len(model.history) + 1))
+    assert dict(model.callbacks_)["early_stopping"].patience == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_set_params("PairMLPRegressor", tiny_mlp())
+
+
 def test_persistence_round_trips(hcp100_small, tmp_path):
     X, y = make_pairs(hcp100_small)
     model = tiny_mlp(module__use_coords=True).fit(X, y)
