@@ -436,7 +436,7 @@ def geodesic_distance(fc_true, fc_pred, *, eps=1e-3, unit_diagonal=True) -> floa
         raise ValueError(
             f"fc_true and fc_pred must have the same shape, got {fc_true.shape} and {fc_pred.shape}"
         )
-    eps = float(eps)
+    eps = _as_number(eps, "eps")
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps!r}")
     a = _spd(fc_true, eps, unit_diagonal)

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.model_selection._split import BaseCrossValidator
 
 from ..pairs import RegionPairs
+from ._split import _BaseRegionSplit
 
 __all__ = ["SpinNullSplit", "rows_of_variant"]
 
@@ -70,9 +71,9 @@ class SpinNullSplit(BaseCrossValidator):
 
     Notes
     -----
-    When X holds a single variant (as inside an outer split, whose training
-    rows come from one null), every fold uses it: the base folds are made and
-    yielded on that variant.
+    When X holds a single null variant (as inside an outer split, whose
+    training rows come from one null), every fold uses it: the base folds are
+    made and yielded on that variant. X with the true data only is an error.
 
     See Also
     --------
@@ -110,7 +111,17 @@ class SpinNullSplit(BaseCrossValidator):
         -------
         int
         """
+        self._check_base_cv()
         return self.base_cv.get_n_splits(X, y, groups)
+
+    def _check_base_cv(self):
+        # a splitter of rows would fold the rows of every variant together, so that
+        # the same pairs land in train and test once mapped onto one null
+        if not isinstance(self.base_cv, _BaseRegionSplit):
+            raise TypeError(
+                "base_cv must be a region splitter (RandomRegionSplit, SpatialRegionSplit or "
+                f"a subclass of their base), got {self.base_cv!r}"
+            )
 
     def _fold_variants(self, X, n_splits, *, check_present=True):
         present = np.unique(X.variant)
@@ -126,6 +137,10 @@ class SpinNullSplit(BaseCrossValidator):
                 )
             if (chosen < 1).any():
                 raise ValueError("variants must name null variants (>= 1), not 0 (the true data)")
+            if len(np.unique(chosen)) != len(chosen):
+                raise ValueError(
+                    f"variants must be distinct (one null per fold), got {chosen.tolist()}"
+                )
         if not check_present:
             return chosen
         missing = sorted(set(chosen.tolist()) - set(present.tolist()))
@@ -158,9 +173,13 @@ class SpinNullSplit(BaseCrossValidator):
                 "SpinNullSplit is a region splitter: X must be a RegionPairs from "
                 f"skconn.pairs.make_pairs(..., nulls=...), got {type(X).__name__}"
             )
-        if not hasattr(self.base_cv, "split"):
-            raise TypeError(f"base_cv must be a region splitter, got {self.base_cv!r}")
+        self._check_base_cv()
         present = np.unique(X.variant)
+        if present.tolist() == [0]:
+            raise ValueError(
+                "X holds only the true data (variant 0), so SpinNullSplit would score the "
+                "true data as a null: build X with make_pairs(connectome, nulls=perms)"
+            )
         folds = list(self.base_cv.split(X, y, groups))
         if not folds:
             raise ValueError("the base splitter yielded no folds")

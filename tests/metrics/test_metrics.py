@@ -257,6 +257,9 @@ def test_geodesic_rejects_bad_input():
         geodesic_distance(np.eye(2), [[1, np.nan], [np.nan, 1]])
     with pytest.raises(ValueError, match="eps"):
         geodesic_distance(np.eye(2), np.eye(2), eps=0)
+    for eps in ("a", None):
+        with pytest.raises(TypeError, match="eps must be a number"):
+            geodesic_distance(np.eye(2), np.eye(2), eps=eps)
 
 
 # ---------------------------------------------------------------------- score_report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from skconn.model_selection import RandomRegionSplit, SpatialRegionSplit, SpinNullSplit
 from skconn.models import ConnectomeModelRegressor
@@ -60,6 +60,26 @@ def test_explicit_variants_and_errors(null_pairs):
         list(SpinNullSplit(RandomRegionSplit(8, random_state=0)).split(X, y))
     with pytest.raises(TypeError, match="RegionPairs"):
         list(SpinNullSplit(RandomRegionSplit(2)).split(np.ones((10, 4))))
+    with pytest.raises(ValueError, match="distinct"):
+        list(SpinNullSplit(RandomRegionSplit(2, random_state=0), variants=[3, 3]).split(X, y))
+
+
+@pytest.mark.parametrize("base", [KFold(3), 5, None], ids=["kfold", "int", "none"])
+def test_base_cv_must_be_a_region_splitter(null_pairs, base):
+    # KFold folds the rows of every variant, which map onto one null as repeated pairs
+    # in both train and test; GridSearchCV calls get_n_splits before split
+    X, y, _ = null_pairs
+    cv = SpinNullSplit(base)
+    with pytest.raises(TypeError, match="base_cv must be a region splitter"):
+        cv.get_n_splits(X, y)
+    with pytest.raises(TypeError, match="base_cv must be a region splitter"):
+        list(cv.split(X, y))
+
+
+def test_x_without_nulls_is_not_scored_as_a_null(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    with pytest.raises(ValueError, match="only the true data"):
+        list(SpinNullSplit(RandomRegionSplit(2, random_state=0)).split(X, y))
 
 
 def test_cross_validate_and_nested_search(null_pairs):
