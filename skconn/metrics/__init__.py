@@ -2,9 +2,11 @@
 
 Metrics are evaluated on unordered region pairs by default (the predictions of
 (i, j) and (j, i) averaged), with distance strata at ``max_distance / 3`` and
-``2 * max_distance / 3`` and strength strata at ±0.3 (REFERENCE §5 and §9.4).
+``2 * max_distance / 3`` and strength strata at ±0.3, within and between hemispheres and functional
+networks (REFERENCE §5 and §9.4).
 """
 
+from ._groups import hemispheric_r, network_r, region_networks
 from ._metrics import (
     REPORT_KEYS,
     distance_stratified_r,
@@ -24,8 +26,11 @@ __all__ = [
     "geodesic_distance",
     "get_scorer",
     "get_scorer_names",
+    "hemispheric_r",
+    "network_r",
     "pearson_r",
     "pearson_scorer",
+    "region_networks",
     "score_report",
     "scorers",
     "spearman_r",

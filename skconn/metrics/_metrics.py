@@ -38,6 +38,9 @@ REPORT_KEYS = (
     "strong_neg_r",
     "weak_r",
     "strong_pos_r",
+    "left_r",
+    "right_r",
+    "inter_r",
     "geodesic",
     "n_pairs",
 )
@@ -485,6 +488,7 @@ def score_report(
     unordered=True,
     max_distance=180.0,
     min_pairs=50,
+    networks=None,
 ) -> dict:
     """Every metric of REFERENCE §5 for one set of predicted region pairs.
 
@@ -504,6 +508,11 @@ def score_report(
         Range split into the short, mid and long strata, mm.
     min_pairs : int, default=50
         Strata with fewer pairs get NaN.
+    networks : array-like of shape (n_regions,), False or None, default=None
+        Functional network of each region of ``X``, for the subnetwork metrics.
+        None reads them from the region table (:func:`region_networks`: a
+        ``network`` column or Schaefer labels) and leaves the subnetwork metrics
+        out where it has none; False leaves them out.
 
     Returns
     -------
@@ -512,7 +521,10 @@ def score_report(
         against the mean of the scored values, so it can be negative), ``mse``, ``mae``,
         ``short_r``, ``mid_r``, ``long_r`` (:func:`distance_stratified_r`),
         ``strong_neg_r``, ``weak_r``, ``strong_pos_r`` (:func:`strength_stratified_r`),
-        ``geodesic`` and ``n_pairs`` (the number of values scored). ``geodesic``
+        ``left_r``, ``right_r``, ``inter_r`` (:func:`hemispheric_r`),
+        ``geodesic`` and ``n_pairs`` (the number of values scored), in the order of
+        :data:`REPORT_KEYS`; then, where networks are known, ``intra_r_<network>``
+        and ``inter_r_<network>`` for each network (:func:`network_r`). ``geodesic``
         (:func:`geodesic_distance`) is computed only when the pairs are every pair
         of their regions in a single variant, as with the test-test pairs of a
         region split: the true and predicted (n, n) matrices are rebuilt from the
@@ -564,6 +576,22 @@ def score_report(
         distance_stratified_r(yt, yp, distances, max_distance=max_distance, min_pairs=min_pairs)
     )
     report.update(strength_stratified_r(yt, yp, min_pairs=min_pairs))
+    from ._groups import hemispheric_r, network_r, region_networks  # they import this module
+
+    pairs = X.pairs[rows] if unordered else X.pairs
+    hemispheres = X.regions["hemisphere"].to_numpy(dtype=object)
+    report.update(hemispheric_r(yt, yp, hemispheres[pairs], min_pairs=min_pairs))
     report["geodesic"] = _grid_geodesic(y_true_u, y_pred_u, X, rows)
     report["n_pairs"] = len(yt)
+    if networks is None:
+        networks = region_networks(X.regions)
+    elif networks is not False:
+        networks = np.asarray(networks, dtype=object)
+        if networks.shape != (X.n_regions,):
+            raise ValueError(
+                f"networks must give one label per region ({X.n_regions}), "
+                f"got shape {networks.shape}"
+            )
+    if networks is not None and networks is not False:
+        report.update(network_r(yt, yp, networks[pairs], min_pairs=min_pairs))
     return report

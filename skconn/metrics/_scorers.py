@@ -13,6 +13,7 @@ from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from ..pairs import RegionPairs
+from ._groups import hemispheric_r
 from ._metrics import (
     _check_pair_targets,
     _check_region_pairs,
@@ -40,17 +41,21 @@ _METRICS = {
     "strong_neg_r": ("strong_neg_r", 1.0),
     "weak_r": ("weak_r", 1.0),
     "strong_pos_r": ("strong_pos_r", 1.0),
+    "left_r": ("left_r", 1.0),
+    "right_r": ("right_r", 1.0),
+    "inter_r": ("inter_r", 1.0),
     "neg_geodesic": ("geodesic", -1.0),
 }
 _ALIASES = {"neg_mse": "neg_mean_squared_error", "neg_mae": "neg_mean_absolute_error"}
 _DISTANCE_KEYS = ("short_r", "mid_r", "long_r")
 _STRENGTH_KEYS = ("strong_neg_r", "weak_r", "strong_pos_r")
+_HEMISPHERE_KEYS = ("left_r", "right_r", "inter_r")
 
 
 def _compute(key, y_true, y_pred, X, *, unordered, max_distance, min_pairs) -> float:
     """One metric of :func:`score_report`, computing nothing else."""
     is_pairs = isinstance(X, RegionPairs)
-    if key in (*_DISTANCE_KEYS, "geodesic") and not is_pairs:
+    if key in (*_DISTANCE_KEYS, *_HEMISPHERE_KEYS, "geodesic") and not is_pairs:
         raise ValueError(
             f"{key!r} needs the pair regions: pass X as a skconn.pairs.RegionPairs, "
             f"not {type(X).__name__}"
@@ -82,6 +87,10 @@ def _compute(key, y_true, y_pred, X, *, unordered, max_distance, min_pairs) -> f
             y_true, y_pred, distances, max_distance=max_distance, min_pairs=min_pairs
         )
         return strata[key]
+    if key in _HEMISPHERE_KEYS:
+        pairs = (X[rows] if rows is not None else X).pairs
+        hemispheres = X.regions["hemisphere"].to_numpy(dtype=object)[pairs]
+        return hemispheric_r(y_true, y_pred, hemispheres, min_pairs=min_pairs)[key]
     return strength_stratified_r(y_true, y_pred, min_pairs=min_pairs)[key]
 
 

@@ -266,8 +266,15 @@ def test_geodesic_rejects_bad_input():
 def test_score_report_perfect_prediction(hcp_pairs):
     X, y, _ = hcp_pairs
     report = score_report(y, y.copy(), X)
-    assert tuple(report) == REPORT_KEYS
-    for key in ("pearson_r", "spearman_r", "r2", "short_r", "mid_r", "long_r", "weak_r"):
+    # the fixed keys, then intra/inter r of each Schaefer network and the subcortex
+    assert tuple(report)[: len(REPORT_KEYS)] == REPORT_KEYS
+    networks = sorted({k.split("_r_")[1] for k in tuple(report)[len(REPORT_KEYS):]})
+    assert networks == sorted(
+        ["Cont", "Default", "DorsAttn", "Limbic", "SalVentAttn", "SomMot", "Vis", "Subcortex"]
+    )
+    assert tuple(score_report(y, y.copy(), X, networks=False)) == REPORT_KEYS
+    for key in ("pearson_r", "spearman_r", "r2", "short_r", "mid_r", "long_r", "weak_r",
+                "left_r", "right_r", "inter_r", "intra_r_Vis", "inter_r_Default"):
         assert report[key] == pytest.approx(1.0)
     assert report["mse"] == 0.0 and report["mae"] == 0.0
     assert report["geodesic"] == pytest.approx(0.0, abs=1e-8)

@@ -35,6 +35,9 @@ _REPORT_KEY = {
     "strong_neg_r": "strong_neg_r",
     "weak_r": "weak_r",
     "strong_pos_r": "strong_pos_r",
+    "left_r": "left_r",
+    "right_r": "right_r",
+    "inter_r": "inter_r",
     "neg_geodesic": "geodesic",
 }
 
