@@ -97,6 +97,25 @@ def test_one_folder_takes_more_models_and_splits_later(ukbb100, tmp_path):
     assert set(pd.read_csv(tmp_path / "folds.csv")["model"]) == {"connectome_model"}
 
 
+def test_folds_run_before_a_metric_existed_get_it_from_their_saved_predictions(
+        ukbb100, tmp_path):
+    # a folder finished by an older skconn lacks the metrics added since (e.g. left_r);
+    # the report scores them from each fold's saved predictions instead of leaving NaN
+    config = BenchmarkConfig(models=["connectome_model"], splits=["spatial"], repeats=1,
+                             folds=3, nulls=0, output=str(tmp_path))
+    fresh = run_job(config, progress=False, connectome=ukbb100)
+    added = ["left_r", "right_r", "inter_r", "intra_r_Vis", "inter_r_Default"]
+    assert fresh[added].notna().any().all()  # small groups of a fold may be NaN
+    for path in (tmp_path / "runs").glob("*.json"):
+        row = json.loads(path.read_text())
+        old = {k: v for k, v in row.items() if k not in added}
+        path.write_text(json.dumps(old))
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*")}
+    again = run_job(config, progress=False, connectome=ukbb100)
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*")} == stamps
+    pd.testing.assert_frame_equal(again[fresh.columns], fresh)
+
+
 def test_parallel_folds_match_serial(ukbb100):
     kwargs = dict(models=["connectome_model"], repeats=1, folds=3, random_state=1)
     serial = run_benchmark(ukbb100, **kwargs)
