@@ -558,6 +558,8 @@ def score_report(
     X = _check_region_pairs(X, len(y_true))
     if len(X) == 0:
         raise ValueError("there are no pairs to score (X is empty)")
+    if not isinstance(unordered, (bool, np.bool_)):
+        raise TypeError(f"unordered must be True or False, got {unordered!r}")
     groups, rows = _unordered_groups(X)
     y_true_u = _group_mean(y_true, groups, len(rows))
     y_pred_u = _group_mean(y_pred, groups, len(rows))

@@ -9,6 +9,7 @@ pairs from ``X``.
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
@@ -150,6 +151,8 @@ class PairScorer:
         name = _ALIASES.get(metric, metric)
         if name not in _METRICS:
             raise ValueError(f"metric must be one of {get_scorer_names()}, got {metric!r}")
+        if not isinstance(unordered, (bool, np.bool_)):
+            raise TypeError(f"unordered must be True or False, got {unordered!r}")
         self.metric = name
         self.unordered = unordered
         self.max_distance = max_distance

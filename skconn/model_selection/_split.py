@@ -104,6 +104,10 @@ class _BaseRegionSplit(BaseCrossValidator, metaclass=ABCMeta):
         n_splits = self.n_splits
         if not isinstance(n_splits, numbers.Integral) or isinstance(n_splits, bool) or n_splits < 2:
             raise ValueError(f"{name} needs an integer n_splits >= 2, got n_splits={n_splits!r}")
+        for flag in ("train_cross_pairs", "test_cross_pairs", "hemisphere_aware"):
+            value = getattr(self, flag, False)
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{flag} must be True or False, got {value!r}")
         if self.train_cross_pairs and self.test_cross_pairs:
             raise ValueError(
                 "train_cross_pairs and test_cross_pairs cannot both be True: the same cross "

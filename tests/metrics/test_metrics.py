@@ -367,6 +367,8 @@ def test_score_report_rejects_bad_input(hcp_pairs):
         score_report(y, np.column_stack([pred, pred]), X)
     with pytest.raises(ValueError, match="no pairs"):
         score_report(y[:0], pred[:0], X[:0])
+    with pytest.raises(TypeError, match="unordered must be True or False"):
+        score_report(y, pred, X, unordered="no")
     # A column vector of predictions is accepted.
     assert score_report(y, pred[:, None], X)["pearson_r"] == score_report(y, pred, X)["pearson_r"]
 

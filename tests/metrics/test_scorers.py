@@ -164,6 +164,8 @@ def test_get_scorer_rejects_bad_names():
         PairScorer("accuracy")
     with pytest.raises(TypeError, match="metric must be"):
         PairScorer(None)
+    with pytest.raises(TypeError, match="unordered must be True or False"):
+        PairScorer("pearson", unordered="no")
     with pytest.raises(ValueError, match="not a valid scoring name"):
         scorers("pearson", "nope")
     with pytest.raises(TypeError, match="unexpected option"):

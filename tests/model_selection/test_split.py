@@ -284,6 +284,12 @@ def test_errors(datasets, hcp100):
     assert len(list(RandomRegionSplit(4, test_cross_pairs=True).split(small_X))) == 4
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         next(RandomRegionSplit().split(X, y[:-1]))
+    # a truthy string is not taken for True
+    for cv, flag in ((SpatialRegionSplit(hemisphere_aware="no"), "hemisphere_aware"),
+                     (RandomRegionSplit(test_cross_pairs="no"), "test_cross_pairs"),
+                     (SpatialRegionSplit(train_cross_pairs=1), "train_cross_pairs")):
+        with pytest.raises(TypeError, match=f"{flag} must be True or False"):
+            next(cv.split(X))
     with pytest.raises(ValueError, match="mixes null variants"):
         X_nulls, _ = make_pairs(hcp100, nulls=[np.arange(hcp100.n_regions)[::-1]] * 2)
         next(RandomRegionSplit().split(X_nulls[X_nulls.variant > 0]))
