@@ -55,6 +55,27 @@ def test_exact_solution_matches_kronecker_least_squares(hcp100, penalty, alpha):
     assert abs(model.intercept_ - b) < 1e-8
 
 
+def test_small_kronecker_alphas_are_solved_as_given_on_large_features(hcp100):
+    """Genes ×100 (λ_max ≈ 4.6e5): the ridge floor 1e-12·λ_max² ≈ 0.2 must not apply.
+
+    Kronecker alphas of 1e-3 to 1e-1 are well resolved there; they were all solved
+    as 0.2, giving one model for all three.
+    """
+    c = _small(hcp100)
+    c = Connectome(c.regions, c.expression * 100, c.connectivity)
+    X, y = make_pairs(c)
+    preds = {}
+    for alpha in (1e-3, 1e-2, 1e-1):
+        model = ConnectomeModelRegressor(alpha, penalty="kronecker", tol=1e-14).fit(X, y)
+        assert model.alpha_ == alpha
+        O, b = _brute_force(c.expression.to_numpy(), c.connectivity, X.pairs, "kronecker", alpha)
+        np.testing.assert_allclose(model.coef_, O, atol=1e-6 * np.abs(O).max(), rtol=0)
+        assert abs(model.intercept_ - b) < 1e-8
+        preds[alpha] = model.predict(X)
+    assert np.abs(preds[1e-3] - preds[1e-2]).max() > 1e-7
+    assert np.abs(preds[1e-2] - preds[1e-1]).max() > 1e-6
+
+
 def test_exact_solution_on_an_incomplete_set_of_pairs(ukbb100):
     """Weighted problem (random half of the pairs, one order only) still exact."""
     c = _small(ukbb100, 20, 5, seed=3)
