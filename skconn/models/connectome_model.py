@@ -112,10 +112,12 @@ class ConnectomeModelRegressor(VersionedStateMixin, RegressorMixin, BaseEstimato
         data-scaled path by default.
     n_alphas : int, default=13
         Length of the default path per penalty.
-    cv : int or region splitter, default=3
+    cv : int, region splitter or iterable of splits, default=3
         Inner split for ``alpha="auto"``: an int makes that many shuffled folds of
         the training *regions*; a splitter (e.g.
-        :class:`~skconn.model_selection.SpatialRegionSplit`) is applied to X.
+        :class:`~skconn.model_selection.SpatialRegionSplit`) is applied to X; an
+        iterable of ``(train, validation)`` arrays of pair indices into X is used
+        as given.
     scoring : {"pearson", "mse"}, default="pearson"
         What the inner split maximises: Pearson r or minus the mean squared error
         of the validation pairs.

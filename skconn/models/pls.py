@@ -46,8 +46,8 @@ class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
         hcp_schaefer100) than ``"centered"``, scikit-learn's ``transform``.
     scale : bool, default=True
         Whether the PLS fit standardises features and targets.
-    cv : int or region splitter, default=3
-        Inner split for ``alpha="auto"``.
+    cv : int, region splitter or iterable of splits, default=3
+        Inner split for ``alpha="auto"`` (see :class:`ConnectomeModelRegressor`).
     scoring : {"pearson", "mse"}, default="pearson"
         Inner-split criterion for ``alpha="auto"``.
     max_iter : int, default=1000

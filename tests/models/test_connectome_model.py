@@ -152,6 +152,26 @@ def test_auto_alpha_with_a_region_splitter_as_inner_cv(hcp100):
         ConnectomeModelRegressor(cv=SpatialRegionSplit(3)).fit(np.asarray(X[:200]), y[:200])
 
 
+def test_auto_alpha_with_an_iterable_of_splits_as_inner_cv(hcp100_small):
+    """A list of (train, validation) pair indices works as in scikit-learn, dense X too."""
+    X, y = make_pairs(hcp100_small)
+    splitter = RandomRegionSplit(3, random_state=0)
+    splits = list(splitter.split(X))
+    by_splitter = ConnectomeModelRegressor(cv=splitter).fit(X, y)
+    by_list = ConnectomeModelRegressor(cv=splits).fit(X, y)
+    np.testing.assert_array_equal(
+        by_list.cv_results_["mean_score"], by_splitter.cv_results_["mean_score"]
+    )
+    assert (by_list.alpha_, by_list.penalty_) == (by_splitter.alpha_, by_splitter.penalty_)
+    one = ConnectomeModelRegressor(cv=[splits[0]]).fit(np.asarray(X), y)
+    assert sum(k.startswith("split") for k in one.cv_results_) == 1
+    assert np.isfinite(one.predict(np.asarray(X))).all()
+    with pytest.raises(ValueError, match="outside"):
+        ConnectomeModelRegressor(cv=[(splits[0][0], [len(X)])]).fit(X, y)
+    with pytest.raises(ValueError, match="non-empty"):
+        ConnectomeModelRegressor(cv=[(splits[0][0], [])]).fit(X, y)
+
+
 def test_fixed_penalty_and_explicit_alphas(hcp100):
     X, y = make_pairs(hcp100)
     model = ConnectomeModelRegressor(penalty="ridge", alphas=[1.0, 100.0], random_state=0)

@@ -28,6 +28,17 @@ def test_encoder_sees_training_regions_only(hcp100):
     assert model.n_components_ == 5
 
 
+def test_iterable_of_splits_as_inner_cv(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    splitter = RandomRegionSplit(3, random_state=0)
+    by_list = PLSBilinearRegressor(3, cv=list(splitter.split(X))).fit(X, y)
+    by_splitter = PLSBilinearRegressor(3, cv=splitter).fit(X, y)
+    np.testing.assert_array_equal(
+        by_list.decoder_.cv_results_["mean_score"], by_splitter.decoder_.cv_results_["mean_score"]
+    )
+    np.testing.assert_allclose(by_list.predict(X), by_splitter.predict(X))
+
+
 def test_raw_projection_embeds_uncentred_features(ukbb100):
     X, y = make_pairs(ukbb100)
     raw = PLSBilinearRegressor(4, alpha=1.0).fit(X, y)
