@@ -46,28 +46,54 @@ class PairGraph:
         return self.left.shape[0]
 
 
+def _by_first_appearance(first: np.ndarray, inverse: np.ndarray):
+    """Renumber ``np.unique`` output so that nodes count in order of first appearance.
+
+    Parameters
+    ----------
+    first : ndarray of shape (n,)
+        Position of each unique value's first occurrence (``return_index``).
+    inverse : ndarray
+        Unique index of each occurrence (``return_inverse``).
+
+    Returns
+    -------
+    order : ndarray of shape (n,)
+        The unique values' indices in the new numbering order.
+    inverse : ndarray
+        The new node index of each occurrence.
+    """
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return order, rank[np.ravel(inverse)]
+
+
 def _graph_from_region_pairs(X: RegionPairs) -> PairGraph:
     rows_i, rows_j = X.feature_rows()
     n_rows = X.n_regions
-    keys = np.concatenate([rows_i * n_rows + X.pairs[:, 0], rows_j * n_rows + X.pairs[:, 1]])
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    rows, regions = np.divmod(uniq, n_rows)
-    P = len(X)
+    # interleaved (i_0, j_0, i_1, j_1, ...): nodes are numbered as they first appear
+    # in X's rows, exactly as for the dense export (same inner folds for one seed)
+    keys = np.column_stack([rows_i * n_rows + X.pairs[:, 0], rows_j * n_rows + X.pairs[:, 1]])
+    uniq, first, inverse = np.unique(keys.ravel(), return_index=True, return_inverse=True)
+    order, inverse = _by_first_appearance(first, inverse)
+    rows, regions = np.divmod(uniq[order], n_rows)
     return PairGraph(
         features=X._table.features[rows],
         coords=X.coords[regions],
-        left=inverse[:P],
-        right=inverse[P:],
+        left=inverse[0::2],
+        right=inverse[1::2],
     )
 
 
 def _graph_from_dense(X: np.ndarray) -> PairGraph:
     F = X.shape[1] // 2
-    halves = np.vstack([X[:, :F], X[:, F:]])
-    nodes, inverse = np.unique(halves, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    P = X.shape[0]
-    return PairGraph(features=nodes, coords=None, left=inverse[:P], right=inverse[P:])
+    halves = X.reshape(2 * X.shape[0], F)  # rows (i_0, j_0, i_1, j_1, ...)
+    nodes, first, inverse = np.unique(halves, axis=0, return_index=True, return_inverse=True)
+    order, inverse = _by_first_appearance(first, inverse)
+    return PairGraph(
+        features=nodes[order], coords=None, left=inverse[0::2], right=inverse[1::2]
+    )
 
 
 def check_pair_input(estimator, X, y=None, *, reset: bool = True):

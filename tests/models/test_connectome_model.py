@@ -172,6 +172,24 @@ def test_auto_alpha_with_an_iterable_of_splits_as_inner_cv(hcp100_small):
         ConnectomeModelRegressor(cv=[(splits[0][0], [])]).fit(X, y)
 
 
+def test_region_pairs_and_their_dense_export_give_the_same_model(hcp100_small):
+    """Both inputs number regions alike, so one random_state makes the same inner folds."""
+    X, y = make_pairs(hcp100_small)
+    train = np.flatnonzero((X.pairs < 28).all(axis=1))
+    test = np.flatnonzero((X.pairs >= 28).all(axis=1))
+    D = np.asarray(X)
+    for seed in (0, 1, 2):
+        on_pairs = ConnectomeModelRegressor(random_state=seed).fit(X[train], y[train])
+        on_dense = ConnectomeModelRegressor(random_state=seed).fit(D[train], y[train])
+        np.testing.assert_allclose(
+            on_dense.cv_results_["mean_score"], on_pairs.cv_results_["mean_score"], rtol=1e-8
+        )
+        assert (on_dense.alpha_, on_dense.penalty_) == (on_pairs.alpha_, on_pairs.penalty_)
+        np.testing.assert_allclose(
+            on_dense.predict(D[test]), on_pairs.predict(X[test]), rtol=1e-7, atol=1e-9
+        )
+
+
 def test_fixed_penalty_and_explicit_alphas(hcp100):
     X, y = make_pairs(hcp100)
     model = ConnectomeModelRegressor(penalty="ridge", alphas=[1.0, 100.0], random_state=0)
