@@ -132,6 +132,8 @@ def check_pair_input(estimator, X, y=None, *, reset: bool = True):
         if reset:
             estimator.n_features_in_ = n_in
             estimator._region_feature_names = np.asarray(X.feature_names, dtype=object)
+            # refitted on RegionPairs: column names of an earlier DataFrame fit are stale
+            estimator.__dict__.pop("feature_names_in_", None)
         else:
             if n_in != estimator.n_features_in_:
                 raise ValueError(
@@ -237,11 +239,19 @@ def _check_region_feature_names(estimator, X: RegionPairs) -> None:
 
 
 def node_targets(graph: PairGraph, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean target and pair count for each ordered node pair, two (n, n) arrays.
+    """Mean target and pair weight for each ordered node pair, two (n, n) arrays.
 
-    ``counts[a, b]`` is how many input pairs join node a to node b in either
-    order (so the grid is symmetric), and ``mean[a, b]`` their mean target
-    (0 where ``counts`` is 0).
+    Returns
+    -------
+    mean : ndarray of shape (n, n)
+        Mean target of the input pairs that join node a to node b in either
+        order (0 where there are none); symmetric.
+    weight : ndarray of shape (n, n)
+        Half the number of input pairs joining node a to node b in either order
+        (a self pair (a, a) counts as both orders), so symmetric too: a pair given
+        in both orders, (a, b) and (b, a), weighs 1 in ``weight[a, b]`` and 1 in
+        ``weight[b, a]``; given in one order only, 0.5 in each. ``weight.sum()``
+        is the number of input pairs.
     """
     n = graph.n_nodes
     idx = np.concatenate([graph.left * n + graph.right, graph.right * n + graph.left])
