@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, check_cv
 
 from ..pairs import RegionPairs
 from ._input import PairGraph
@@ -24,6 +24,24 @@ def subgraph(graph: PairGraph, pair_idx: np.ndarray) -> PairGraph:
     )
 
 
+def _check_split(train, validation, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """One inner (train, validation) split as non-empty pair-index arrays within range."""
+    out = []
+    for name, idx in (("train", train), ("validation", validation)):
+        idx = np.asarray(idx)
+        if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
+            raise ValueError(
+                f"cv must give non-empty 1-D integer arrays of pair indices; a {name} "
+                f"part has dtype {idx.dtype} and shape {idx.shape}"
+            )
+        if idx.min() < -n_pairs or idx.max() >= n_pairs:
+            raise ValueError(
+                f"cv gives {name} pair indices outside 0..{n_pairs - 1} (X has {n_pairs} pairs)"
+            )
+        out.append(idx)
+    return out[0], out[1]
+
+
 def inner_splits(graph: PairGraph, cv, random_state, X=None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Train/validation pair indices for an estimator's own parameter search.
 
@@ -31,12 +49,18 @@ def inner_splits(graph: PairGraph, cv, random_state, X=None) -> list[tuple[np.nd
     the pairs with both regions on the same side, so validation regions are
     unseen, as in the outer evaluation. When the input has too few shared regions
     for that (e.g. a dense matrix whose pairs share no region), pairs are split
-    instead. Any other ``cv`` is a splitter applied to ``X`` (a RegionPairs).
+    instead. A splitter (an object with ``split``) is applied to ``X`` (a
+    RegionPairs); an iterable of (train, validation) pair-index arrays, as
+    scikit-learn accepts, is used as given.
     """
     if not isinstance(cv, (int, np.integer)):
-        if not isinstance(X, RegionPairs):
-            raise TypeError("a splitter as cv needs RegionPairs input; use an int for dense X")
-        return [(np.asarray(tr), np.asarray(va)) for tr, va in cv.split(X)]
+        if hasattr(cv, "split"):
+            if not isinstance(X, RegionPairs):
+                raise TypeError("a splitter as cv needs RegionPairs input; use an int for dense X")
+            splits = cv.split(X)
+        else:
+            splits = check_cv(cv).split()
+        return [_check_split(tr, va, graph.n_pairs) for tr, va in splits]
     kf = KFold(int(cv), shuffle=True, random_state=random_state)
     n = graph.n_nodes
     if n >= 2 * cv:

@@ -46,28 +46,54 @@ class PairGraph:
         return self.left.shape[0]
 
 
+def _by_first_appearance(first: np.ndarray, inverse: np.ndarray):
+    """Renumber ``np.unique`` output so that nodes count in order of first appearance.
+
+    Parameters
+    ----------
+    first : ndarray of shape (n,)
+        Position of each unique value's first occurrence (``return_index``).
+    inverse : ndarray
+        Unique index of each occurrence (``return_inverse``).
+
+    Returns
+    -------
+    order : ndarray of shape (n,)
+        The unique values' indices in the new numbering order.
+    inverse : ndarray
+        The new node index of each occurrence.
+    """
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return order, rank[np.ravel(inverse)]
+
+
 def _graph_from_region_pairs(X: RegionPairs) -> PairGraph:
     rows_i, rows_j = X.feature_rows()
     n_rows = X.n_regions
-    keys = np.concatenate([rows_i * n_rows + X.pairs[:, 0], rows_j * n_rows + X.pairs[:, 1]])
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    rows, regions = np.divmod(uniq, n_rows)
-    P = len(X)
+    # interleaved (i_0, j_0, i_1, j_1, ...): nodes are numbered as they first appear
+    # in X's rows, exactly as for the dense export (same inner folds for one seed)
+    keys = np.column_stack([rows_i * n_rows + X.pairs[:, 0], rows_j * n_rows + X.pairs[:, 1]])
+    uniq, first, inverse = np.unique(keys.ravel(), return_index=True, return_inverse=True)
+    order, inverse = _by_first_appearance(first, inverse)
+    rows, regions = np.divmod(uniq[order], n_rows)
     return PairGraph(
         features=X._table.features[rows],
         coords=X.coords[regions],
-        left=inverse[:P],
-        right=inverse[P:],
+        left=inverse[0::2],
+        right=inverse[1::2],
     )
 
 
 def _graph_from_dense(X: np.ndarray) -> PairGraph:
     F = X.shape[1] // 2
-    halves = np.vstack([X[:, :F], X[:, F:]])
-    nodes, inverse = np.unique(halves, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    P = X.shape[0]
-    return PairGraph(features=nodes, coords=None, left=inverse[:P], right=inverse[P:])
+    halves = X.reshape(2 * X.shape[0], F)  # rows (i_0, j_0, i_1, j_1, ...)
+    nodes, first, inverse = np.unique(halves, axis=0, return_index=True, return_inverse=True)
+    order, inverse = _by_first_appearance(first, inverse)
+    return PairGraph(
+        features=nodes[order], coords=None, left=inverse[0::2], right=inverse[1::2]
+    )
 
 
 def check_pair_input(estimator, X, y=None, *, reset: bool = True):
@@ -106,6 +132,8 @@ def check_pair_input(estimator, X, y=None, *, reset: bool = True):
         if reset:
             estimator.n_features_in_ = n_in
             estimator._region_feature_names = np.asarray(X.feature_names, dtype=object)
+            # refitted on RegionPairs: column names of an earlier DataFrame fit are stale
+            estimator.__dict__.pop("feature_names_in_", None)
         else:
             if n_in != estimator.n_features_in_:
                 raise ValueError(
@@ -211,11 +239,19 @@ def _check_region_feature_names(estimator, X: RegionPairs) -> None:
 
 
 def node_targets(graph: PairGraph, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean target and pair count for each ordered node pair, two (n, n) arrays.
+    """Mean target and pair weight for each ordered node pair, two (n, n) arrays.
 
-    ``counts[a, b]`` is how many input pairs join node a to node b in either
-    order (so the grid is symmetric), and ``mean[a, b]`` their mean target
-    (0 where ``counts`` is 0).
+    Returns
+    -------
+    mean : ndarray of shape (n, n)
+        Mean target of the input pairs that join node a to node b in either
+        order (0 where there are none); symmetric.
+    weight : ndarray of shape (n, n)
+        Half the number of input pairs joining node a to node b in either order
+        (a self pair (a, a) counts as both orders), so symmetric too: a pair given
+        in both orders, (a, b) and (b, a), weighs 1 in ``weight[a, b]`` and 1 in
+        ``weight[b, a]``; given in one order only, 0.5 in each. ``weight.sum()``
+        is the number of input pairs.
     """
     n = graph.n_nodes
     idx = np.concatenate([graph.left * n + graph.right, graph.right * n + graph.left])

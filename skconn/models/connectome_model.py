@@ -30,9 +30,24 @@ def _default_alphas(eigvals: np.ndarray, penalty: str, n_alphas: int) -> np.ndar
     return top * np.logspace(-6, 3, n_alphas)
 
 
-def _alpha_floor(basis: BilinearBasis) -> float:
-    """Smallest penalty strength solved exactly: ``1e-12·λ_max²`` (λ: eigenvalues of XᵀX)."""
-    return 1e-12 * float(basis.eigvals.max() if basis.eigvals.size else 1.0) ** 2
+def _alpha_floor(basis: BilinearBasis, penalty: str) -> float:
+    """Smallest penalty strength the exact solver resolves; smaller ones are solved as it.
+
+    λ are the eigenvalues of XᵀX. ``"ridge"`` (entries ``alpha``): ``1e-12·λ_max²``,
+    ``λ_max²`` being the largest curvature of the data term. ``"kronecker"`` (entries
+    ``alpha(λ_a + λ_b) + alpha²``): ``1e-9·λ_max``. Its entries are much larger than
+    alpha on the top eigenvalues and much smaller on the bottom ones, so the ridge
+    floor would discard alphas the solver resolves (every alpha up to
+    ``1e-12·λ_max²``). Measured against a QR least-squares solve on real data (20
+    and 30 hcp_schaefer100 regions with 800 and 100 genes, the latter scaled ×100):
+    within 0.2% of the prediction range at ``1e-9·λ_max`` and above, 1-5% off 10 to
+    100 times below it, where conjugate gradients stop resolving the directions the
+    pairs leave free.
+    """
+    top = float(basis.eigvals.max() if basis.eigvals.size else 1.0)
+    if penalty == "kronecker":
+        return 1e-9 * top
+    return 1e-12 * top**2
 
 
 def bilinear_predict(basis_components, core, intercept, graph: PairGraph) -> np.ndarray:
@@ -75,9 +90,11 @@ class ConnectomeModelRegressor(VersionedStateMixin, RegressorMixin, BaseEstimato
         ``0`` is allowed (the published null experiment uses it, REFERENCE §3.2): the
         exact solver then returns the limit of a vanishing penalty, the
         minimum-norm fit, which interpolates the training pairs when features
-        outnumber regions. Strengths below ``1e-12·λ_max²`` (λ_max the largest
-        eigenvalue of XᵀX) are solved as that floor, where this limit is reached
-        to solver precision, so every alpha from 0 to it gives the same model.
+        outnumber regions. Strengths below a floor, where this limit is reached
+        to solver precision, are solved as that floor, so every alpha from 0 to
+        it gives the same model: ``1e-12·λ_max²`` for ``"ridge"`` and
+        ``1e-9·λ_max`` for ``"kronecker"`` (λ_max the largest eigenvalue of XᵀX).
+        ``alpha_`` reports alpha as given.
     penalty : {"auto", "ridge", "kronecker"}, default="auto"
         ``"ridge"``: ``alpha·‖O‖_F²``, the exact ridge objective.
         ``"kronecker"``: ``vec(O)ᵀ[alpha(A⊗I + I⊗A) + alpha²I]vec(O)`` with A = XᵀX,
@@ -95,10 +112,12 @@ class ConnectomeModelRegressor(VersionedStateMixin, RegressorMixin, BaseEstimato
         data-scaled path by default.
     n_alphas : int, default=13
         Length of the default path per penalty.
-    cv : int or region splitter, default=3
+    cv : int, region splitter or iterable of splits, default=3
         Inner split for ``alpha="auto"``: an int makes that many shuffled folds of
         the training *regions*; a splitter (e.g.
-        :class:`~skconn.model_selection.SpatialRegionSplit`) is applied to X.
+        :class:`~skconn.model_selection.SpatialRegionSplit`) is applied to X; an
+        iterable of ``(train, validation)`` arrays of pair indices into X is used
+        as given.
     scoring : {"pearson", "mse"}, default="pearson"
         What the inner split maximises: Pearson r or minus the mean squared error
         of the validation pairs.
@@ -252,7 +271,7 @@ class ConnectomeModelRegressor(VersionedStateMixin, RegressorMixin, BaseEstimato
         # longer see the directions the pairs leave free (e.g. O's action on the
         # diagonal when features outnumber regions), which would then keep whatever
         # the starting point had instead of converging as alpha -> 0
-        alpha = max(alpha, _alpha_floor(basis))
+        alpha = max(alpha, _alpha_floor(basis, penalty))
         return solve_exact(
             basis,
             Y,

@@ -10,8 +10,10 @@ from scipy.optimize import least_squares
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from .._persistence import VersionedStateMixin
+from ..pairs import RegionPairs
 from ._input import PairGraph, check_pair_input
 
 __all__ = ["ExpDecayRegressor", "exp_decay"]
@@ -64,6 +66,9 @@ class ExpDecayRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
     Predicts ``SA_∞ + (1 − SA_∞)·exp(−d / SA_λ)`` with both parameters fitted by
     bounded least squares; d is the Euclidean distance between the two MNI
     centroids (RegionPairs input) or between the two halves of a dense row.
+    Predict on the same kind of input as was fitted: a model fitted on
+    RegionPairs (centroids) refuses a dense array, whose halves would be taken as
+    points (e.g. expression vectors), and the other way round.
 
     Parameters
     ----------
@@ -144,6 +149,7 @@ class ExpDecayRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
         self : ExpDecayRegressor
         """
         graph, y = check_pair_input(self, X, y, reset=True)
+        self._fitted_on_region_pairs = isinstance(X, RegionPairs)
         init = _check_init(self.init)
         d = _pair_distances(graph, self.mirror_x)
         target = y
@@ -192,6 +198,27 @@ class ExpDecayRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
         self.n_iter_ = int(res.nfev)
         return self
 
+    def _check_input_kind(self, X) -> None:
+        """Raise unless X is of the kind fitted on (RegionPairs or a dense array)."""
+        fitted = getattr(self, "_fitted_on_region_pairs", None)
+        if fitted is None:  # unpickled from before the kind was recorded
+            return
+        given = isinstance(X, RegionPairs)
+        if given == fitted:
+            return
+        if fitted:
+            raise TypeError(
+                "ExpDecayRegressor was fitted on RegionPairs (distances between region "
+                f"centroids) but X is a dense {type(X).__name__}, whose two halves would be "
+                "taken as points (e.g. expression vectors): predict on RegionPairs"
+            )
+        raise TypeError(
+            "ExpDecayRegressor was fitted on a dense array (distances between the two halves "
+            "of each row) but X is a RegionPairs, whose distances are between region "
+            "centroids: predict on the same dense kind of rows (e.g. "
+            "np.hstack(X.pair_coords()))"
+        )
+
     def predict(self, X):
         """Predict connectivity from distance.
 
@@ -203,5 +230,7 @@ class ExpDecayRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
         -------
         ndarray of shape (P,)
         """
+        check_is_fitted(self)
+        self._check_input_kind(X)
         graph = check_pair_input(self, X, reset=False)
         return exp_decay(_pair_distances(graph, self.mirror_x), self.sa_inf_, self.sa_lambda_)

@@ -46,8 +46,12 @@ class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
         hcp_schaefer100) than ``"centered"``, scikit-learn's ``transform``.
     scale : bool, default=True
         Whether the PLS fit standardises features and targets.
-    cv : int or region splitter, default=3
-        Inner split for ``alpha="auto"``.
+    unobserved : {"mean", "zero"}, default="mean"
+        Encoder target of a region pair that is not given (the diagonal, at
+        least): the mean of the given targets, or 0 as the reference does (see
+        Notes).
+    cv : int, region splitter or iterable of splits, default=3
+        Inner split for ``alpha="auto"`` (see :class:`ConnectomeModelRegressor`).
     scoring : {"pearson", "mse"}, default="pearson"
         Inner-split criterion for ``alpha="auto"``.
     max_iter : int, default=1000
@@ -74,6 +78,20 @@ class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
     --------
     ConnectomeModelRegressor : The decoder on raw features.
 
+    Notes
+    -----
+    **Deviation from the reference (not in REFERENCE §9).** The encoder's target
+    for region i is its row of connectivity to the training regions. The
+    reference (§3.4) takes that row from the training block of Y with the
+    diagonal set to 0, so each region's connectivity to itself counts as 0.
+    skconn fills every unobserved entry of the block (the diagonal, and any pair
+    missing from an incomplete training set) with the mean of the observed
+    targets instead, by default. The code records no measured reason; the
+    evident one is that a value nobody observed is then not fitted as a
+    connectivity of 0 (well below typical FC, and with ``scale=True`` each
+    target column's mean and variance would include it).
+    ``unobserved="zero"`` reproduces the reference's targets.
+
     Examples
     --------
     >>> from skconn.datasets import make_toy_connectome
@@ -92,6 +110,7 @@ class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
         "solver": [StrOptions({"exact", "reference"})],
         "projection": [StrOptions({"raw", "centered"})],
         "scale": ["boolean"],
+        "unobserved": [StrOptions({"mean", "zero"})],
         "cv": [Interval(numbers.Integral, 2, None, closed="left"), "cv_object"],
         "scoring": [StrOptions({"pearson", "mse"})],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -108,6 +127,7 @@ class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
         solver="exact",
         projection="raw",
         scale=True,
+        unobserved="mean",
         cv=3,
         scoring="pearson",
         max_iter=1000,
@@ -120,6 +140,7 @@ class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
         self.solver = solver
         self.projection = projection
         self.scale = scale
+        self.unobserved = unobserved
         self.cv = cv
         self.scoring = scoring
         self.max_iter = max_iter
@@ -136,7 +157,8 @@ class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
             )
         Y, W = node_targets(graph, y)
         observed = W > 0
-        targets = np.where(observed, Y, Y[observed].mean() if observed.any() else 0.0)
+        fill = Y[observed].mean() if self.unobserved == "mean" and observed.any() else 0.0
+        targets = np.where(observed, Y, fill)
         limit = max(1, min(n - 1, F))
         k = min(self.n_components, limit)
         pls = PLSRegression(n_components=k, scale=self.scale, max_iter=self.max_iter)

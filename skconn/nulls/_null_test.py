@@ -285,7 +285,7 @@ class _BatchedCM:
             penalty = "reference"
         alpha = float(estimator.alpha)
         if penalty != "reference":  # the same vanishing-ridge floor as the estimator
-            alpha = max(alpha, _alpha_floor(basis))
+            alpha = max(alpha, _alpha_floor(basis, penalty))
         self.penalty = penalty
         self.fi = bool(estimator.fit_intercept)
         self.usable = self.uniform and (penalty == "reference" or r * r <= _MAX_CORE)

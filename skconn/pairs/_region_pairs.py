@@ -20,6 +20,23 @@ def _check_region_coords(regions: pd.DataFrame) -> None:
     region_xyz(regions)
 
 
+def _check_indices(values: np.ndarray, name: str, n: int) -> np.ndarray:
+    """``values`` as intp indices in 0..n-1, or a ``ValueError`` naming ``name``.
+
+    Floats are refused rather than truncated, and negative indices rather than read
+    from the end.
+    """
+    if values.size and values.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be an integer array, got dtype {values.dtype}")
+    values = values.astype(np.intp)
+    if values.size and (values.min() < 0 or values.max() >= n):
+        raise ValueError(
+            f"{name} must lie in 0..{n - 1}; got values outside it (from {values.min()} "
+            f"to {values.max()})"
+        )
+    return values
+
+
 class _RegionTable:
     """Immutable per-region data shared by every view of one RegionPairs.
 
@@ -112,31 +129,36 @@ class RegionPairs:
         _check_region_coords(regions)
         n_regions = features.shape[0]
         pairs = np.asarray(pairs)
-        if pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.dtype.kind not in "iu":
+        if pairs.ndim != 2 or pairs.shape[1] != 2:
             raise ValueError(f"pairs must be an integer array of shape (P, 2), got {pairs.shape}")
-        if pairs.size and (pairs.min() < 0 or pairs.max() >= n_regions):
-            raise ValueError(f"pairs index regions outside 0..{n_regions - 1}")
+        pairs = _check_indices(pairs, "pairs", n_regions)
+        selfish = np.flatnonzero(pairs[:, 0] == pairs[:, 1])
+        if selfish.size:
+            raise ValueError(
+                f"pairs must join two different regions (i != j); row(s) "
+                f"{selfish[:5].tolist()} pair a region with itself"
+            )
         if variants is None:
             variants = np.arange(n_regions)[None, :]
-        variants = np.asarray(variants, dtype=np.intp)
+        variants = np.asarray(variants)
         if variants.ndim != 2 or variants.shape[1] != n_regions:
             raise ValueError(f"variants must have shape (V, {n_regions}), got {variants.shape}")
+        variants = _check_indices(variants, "variants", n_regions)
         if not np.array_equal(variants[0], np.arange(n_regions)):
             raise ValueError("variants[0] must be the identity (the true data)")
         if variant is None:
             variant = np.zeros(len(pairs), dtype=np.intp)
-        variant = np.asarray(variant, dtype=np.intp)
+        variant = np.asarray(variant)
         if variant.shape != (len(pairs),):
             raise ValueError("variant must have one entry per pair")
-        if variant.size and (variant.min() < 0 or variant.max() >= len(variants)):
-            raise ValueError(f"variant must lie in 0..{len(variants) - 1}")
+        variant = _check_indices(variant, "variant", len(variants))
         if feature_names is None:
             feature_names = pd.Index([f"f{k}" for k in range(features.shape[1])])
         feature_names = pd.Index(feature_names).astype(str)
         if len(feature_names) != features.shape[1]:
             raise ValueError("feature_names must have one name per feature column")
         table = _RegionTable(features, feature_names, regions.reset_index(drop=True), variants)
-        self._init_view(table, pairs.astype(np.intp), variant)
+        self._init_view(table, pairs, variant)
 
     @classmethod
     def _view(cls, table: _RegionTable, pairs: np.ndarray, variant: np.ndarray) -> RegionPairs:

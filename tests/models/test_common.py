@@ -88,3 +88,26 @@ def test_what_the_odd_width_checks_cover_on_even_widths(estimator):
         clone(estimator).fit(X, y[:, None])
     with pytest.raises(ValueError, match="even number of columns"):
         clone(estimator).fit(X[:, :5], y)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_refit_on_region_pairs_drops_dataframe_column_names(estimator, hcp100_small):
+    """Names of an earlier DataFrame fit would be checked against later DataFrames."""
+    import pandas as pd
+
+    from skconn.pairs import make_pairs
+
+    X, y = make_pairs(hcp100_small)
+    X, y = X[:300], y[:300]
+    columns = [f"c{k}" for k in range(X.shape[1])]
+    frame = pd.DataFrame(np.asarray(X), columns=columns)
+    model = clone(estimator).fit(frame, y)
+    np.testing.assert_array_equal(model.feature_names_in_, columns)
+    model.fit(X, y)
+    assert not hasattr(model, "feature_names_in_")
+    if isinstance(model, ExpDecayRegressor):
+        return  # fitted on centroids, it refuses dense input
+    renamed = frame.rename(columns=lambda c: "z" + c)
+    with pytest.warns(UserWarning, match="fitted without feature names"):
+        pred = model.predict(renamed)  # was a ValueError: names unlike c0, c1, ...
+    np.testing.assert_allclose(pred, model.predict(X), rtol=1e-6, atol=1e-9)

@@ -55,6 +55,27 @@ def test_exact_solution_matches_kronecker_least_squares(hcp100, penalty, alpha):
     assert abs(model.intercept_ - b) < 1e-8
 
 
+def test_small_kronecker_alphas_are_solved_as_given_on_large_features(hcp100):
+    """Genes ×100 (λ_max ≈ 4.6e5): the ridge floor 1e-12·λ_max² ≈ 0.2 must not apply.
+
+    Kronecker alphas of 1e-3 to 1e-1 are well resolved there; they were all solved
+    as 0.2, giving one model for all three.
+    """
+    c = _small(hcp100)
+    c = Connectome(c.regions, c.expression * 100, c.connectivity)
+    X, y = make_pairs(c)
+    preds = {}
+    for alpha in (1e-3, 1e-2, 1e-1):
+        model = ConnectomeModelRegressor(alpha, penalty="kronecker", tol=1e-14).fit(X, y)
+        assert model.alpha_ == alpha
+        O, b = _brute_force(c.expression.to_numpy(), c.connectivity, X.pairs, "kronecker", alpha)
+        np.testing.assert_allclose(model.coef_, O, atol=1e-6 * np.abs(O).max(), rtol=0)
+        assert abs(model.intercept_ - b) < 1e-8
+        preds[alpha] = model.predict(X)
+    assert np.abs(preds[1e-3] - preds[1e-2]).max() > 1e-7
+    assert np.abs(preds[1e-2] - preds[1e-1]).max() > 1e-6
+
+
 def test_exact_solution_on_an_incomplete_set_of_pairs(ukbb100):
     """Weighted problem (random half of the pairs, one order only) still exact."""
     c = _small(ukbb100, 20, 5, seed=3)
@@ -129,6 +150,44 @@ def test_auto_alpha_with_a_region_splitter_as_inner_cv(hcp100):
     assert sum(k.startswith("split") for k in model.cv_results_) == 3
     with pytest.raises(TypeError, match="RegionPairs"):
         ConnectomeModelRegressor(cv=SpatialRegionSplit(3)).fit(np.asarray(X[:200]), y[:200])
+
+
+def test_auto_alpha_with_an_iterable_of_splits_as_inner_cv(hcp100_small):
+    """A list of (train, validation) pair indices works as in scikit-learn, dense X too."""
+    X, y = make_pairs(hcp100_small)
+    splitter = RandomRegionSplit(3, random_state=0)
+    splits = list(splitter.split(X))
+    by_splitter = ConnectomeModelRegressor(cv=splitter).fit(X, y)
+    by_list = ConnectomeModelRegressor(cv=splits).fit(X, y)
+    np.testing.assert_array_equal(
+        by_list.cv_results_["mean_score"], by_splitter.cv_results_["mean_score"]
+    )
+    assert (by_list.alpha_, by_list.penalty_) == (by_splitter.alpha_, by_splitter.penalty_)
+    one = ConnectomeModelRegressor(cv=[splits[0]]).fit(np.asarray(X), y)
+    assert sum(k.startswith("split") for k in one.cv_results_) == 1
+    assert np.isfinite(one.predict(np.asarray(X))).all()
+    with pytest.raises(ValueError, match="outside"):
+        ConnectomeModelRegressor(cv=[(splits[0][0], [len(X)])]).fit(X, y)
+    with pytest.raises(ValueError, match="non-empty"):
+        ConnectomeModelRegressor(cv=[(splits[0][0], [])]).fit(X, y)
+
+
+def test_region_pairs_and_their_dense_export_give_the_same_model(hcp100_small):
+    """Both inputs number regions alike, so one random_state makes the same inner folds."""
+    X, y = make_pairs(hcp100_small)
+    train = np.flatnonzero((X.pairs < 28).all(axis=1))
+    test = np.flatnonzero((X.pairs >= 28).all(axis=1))
+    D = np.asarray(X)
+    for seed in (0, 1, 2):
+        on_pairs = ConnectomeModelRegressor(random_state=seed).fit(X[train], y[train])
+        on_dense = ConnectomeModelRegressor(random_state=seed).fit(D[train], y[train])
+        np.testing.assert_allclose(
+            on_dense.cv_results_["mean_score"], on_pairs.cv_results_["mean_score"], rtol=1e-8
+        )
+        assert (on_dense.alpha_, on_dense.penalty_) == (on_pairs.alpha_, on_pairs.penalty_)
+        np.testing.assert_allclose(
+            on_dense.predict(D[test]), on_pairs.predict(X[test]), rtol=1e-7, atol=1e-9
+        )
 
 
 def test_fixed_penalty_and_explicit_alphas(hcp100):

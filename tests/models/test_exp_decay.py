@@ -60,6 +60,22 @@ def test_non_convergence_warns_and_keeps_best_effort(ukbb100):
     assert np.isfinite(model.predict(X)).all()
 
 
+def test_predict_refuses_the_other_kind_of_input(hcp100_small):
+    """Centroid distances at fit, expression distances at predict: an error, not a guess."""
+    X, y = make_pairs(hcp100_small)
+    coords = np.hstack(X.pair_coords())
+    on_pairs = ExpDecayRegressor().fit(X, y)
+    on_coords = ExpDecayRegressor().fit(coords, y)
+    np.testing.assert_allclose(on_pairs.predict(X), on_coords.predict(coords), rtol=1e-6)
+    with pytest.raises(TypeError, match="fitted on RegionPairs"):
+        on_pairs.predict(np.asarray(X))  # 120 genes a region: same width as fitted
+    with pytest.raises(TypeError, match="fitted on a dense array"):
+        on_coords.predict(X)
+    restored = pickle.loads(pickle.dumps(on_pairs))
+    with pytest.raises(TypeError, match="fitted on RegionPairs"):
+        restored.predict(np.asarray(X))
+
+
 def test_bad_init_and_pickle(ukbb100):
     X, y = make_pairs(ukbb100)
     with pytest.raises(ValueError, match="init"):

@@ -28,6 +28,34 @@ def test_encoder_sees_training_regions_only(hcp100):
     assert model.n_components_ == 5
 
 
+def test_iterable_of_splits_as_inner_cv(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    splitter = RandomRegionSplit(3, random_state=0)
+    by_list = PLSBilinearRegressor(3, cv=list(splitter.split(X))).fit(X, y)
+    by_splitter = PLSBilinearRegressor(3, cv=splitter).fit(X, y)
+    np.testing.assert_array_equal(
+        by_list.decoder_.cv_results_["mean_score"], by_splitter.decoder_.cv_results_["mean_score"]
+    )
+    np.testing.assert_allclose(by_list.predict(X), by_splitter.predict(X))
+
+
+def test_unobserved_zero_gives_the_reference_encoder_targets(hcp100_small):
+    """REFERENCE §3.4: PLS targets are the training block of Y with a zero diagonal."""
+    X, y = make_pairs(hcp100_small)
+    train, _ = next(RandomRegionSplit(4, random_state=0).split(X))
+    regions = np.unique(X.pairs[train])
+    E = hcp100_small.expression.to_numpy()[regions]
+    Y = hcp100_small.connectivity[np.ix_(regions, regions)].copy()
+    np.fill_diagonal(Y, 0.0)
+    direct = PLSRegression(4, scale=True, max_iter=1000).fit(E, Y)
+    zero = PLSBilinearRegressor(4, alpha=1.0, unobserved="zero").fit(X[train], y[train])
+    np.testing.assert_allclose(
+        np.abs(zero.encoder_.x_rotations_), np.abs(direct.x_rotations_), atol=1e-8
+    )
+    mean = PLSBilinearRegressor(4, alpha=1.0).fit(X[train], y[train])
+    assert np.abs(np.abs(mean.encoder_.x_rotations_) - np.abs(direct.x_rotations_)).max() > 1e-3
+
+
 def test_raw_projection_embeds_uncentred_features(ukbb100):
     X, y = make_pairs(ukbb100)
     raw = PLSBilinearRegressor(4, alpha=1.0).fit(X, y)

@@ -240,6 +240,27 @@ def test_constructor_validates(hcp100_small):
         ((features, regions, pairs), {"variants": np.arange(c.n_regions)[None, ::-1]}, "identity"),
         ((features, regions, pairs), {"variants": np.zeros((1, 3), dtype=int)}, "shape"),
         ((features, regions, pairs), {"feature_names": ["a"]}, "one name per feature"),
+        # a float pairs array is named by its dtype, not by its (valid) shape
+        ((features, regions, np.array([[0.0, 1.0]])), {}, "dtype float64"),
+        ((features, regions, np.array([[0, 1], [2, 2]])), {}, r"i != j.*\[1\]"),
+        ((features, regions, np.array([[-1, 1]])), {}, "pairs must lie"),
+    ]
+    n = c.n_regions
+    swapped = np.arange(n)
+    swapped[[0, 1]] = [1, 0]
+    two = {"variant": [1, 1]}
+    cases += [
+        # floats are refused, not truncated to a valid index
+        ((features, regions, pairs), {"variant": [0.9, 0.0]}, "variant must be an integer"),
+        ((features, regions, pairs), {**two, "variants": np.vstack([np.arange(n), swapped + 0.5])},
+         "variants must be an integer"),
+        # out-of-range rows would be read with wrap-around (negative) or fail later
+        ((features, regions, pairs), {**two, "variants": np.vstack([np.arange(n), swapped - n])},
+         "variants must lie"),
+        ((features, regions, pairs), {**two, "variants": np.vstack([np.arange(n), swapped + n])},
+         "variants must lie"),
+        ((features, regions, pairs), {"variant": [-1, 0]}, "variant must lie"),
+        ((features, regions, pairs), {"variant": [True, False]}, "variant must be an integer"),
     ]
     for args, kwargs, match in cases:
         with pytest.raises(ValueError, match=match):

@@ -233,15 +233,14 @@ def fit_corruptions(draw):
         n = draw(st.integers(1, 4))
         return kind, base[:n], y[:n], ["X", "pairs", "alpha", "cv", "region"], False
     if kind == "one_region":
-        if dense:  # both halves of every row the same region: self pairs only
-            half = D[:, : N_GENES]
-            one = np.hstack([half, half]) if draw(st.booleans()) else np.tile(D[row], (P, 1))
-            return kind, one, y, ["X", "region", "pairs", "alpha", "cv"], False
-        n = draw(st.integers(1, 6))
-        region = draw(st.integers(0, N_REGIONS - 1))
-        pairs = np.full((n, 2), region)
-        selfish = RegionPairs(X.region_features(), X.regions, pairs, feature_names=X.feature_names)
-        return kind, selfish, y[:n], ["X", "region", "pairs", "alpha", "cv"], False
+        if not dense:  # RegionPairs cannot hold self pairs (i != j); the dense export can
+            region = draw(st.integers(0, N_REGIONS - 1))
+            with pytest.raises(ValueError, match="i != j"):
+                RegionPairs(X.region_features(), X.regions, np.full((1, 2), region))
+        # both halves of every row the same region: self pairs only
+        half = D[:, : N_GENES]
+        one = np.hstack([half, half]) if draw(st.booleans()) else np.tile(D[row], (P, 1))
+        return kind, one, y, ["X", "region", "pairs", "alpha", "cv"], False
     if kind == "duplicate_pairs":
         idx = draw(st.lists(st.integers(0, P - 1), min_size=2, max_size=30))
         idx = np.repeat(idx, 2)
