@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,44 @@ def _z(values, true_value):
     if not sd > 0:
         return np.zeros_like(values)
     return np.abs(values - true_value) / sd
+
+
+def _usable(perms: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    """Spins that move every block: cortex and subcortex each spun, not left as they are.
+
+    The subcortical block has few distinct spins, so some whole-brain spins leave it
+    unspun (its identity); such a null shows the true expression there.
+    """
+    usable = np.ones(len(perms), dtype=bool)
+    for block in (np.flatnonzero(structure == "cortex"), np.flatnonzero(structure != "cortex")):
+        if block.size > 1:
+            usable &= ~(perms[:, block] == block).all(axis=1)
+    return usable
+
+
+def _best_distinct(perms: np.ndarray, order: np.ndarray, usable: np.ndarray, k: int):
+    """Indices of the k best usable spins, best first, each a permutation not kept yet."""
+    chosen, seen = [], set()
+    for idx in order:
+        key = perms[idx].tobytes()
+        if usable[idx] and key not in seen:
+            seen.add(key)
+            chosen.append(idx)
+            if len(chosen) == k:
+                break
+    if not chosen:
+        raise ValueError(
+            f"none of the {len(perms)} spins moves every block (cortex, subcortex); "
+            "draw more spins (n_spins)"
+        )
+    if len(chosen) < k:
+        warnings.warn(
+            f"only {len(chosen)} of the {len(perms)} spins are distinct and move every block "
+            f"(cortex, subcortex); returning {len(chosen)} nulls instead of k={k}",
+            UserWarning,
+            stacklevel=3,
+        )
+    return np.asarray(chosen, dtype=np.intp)
 
 
 def cge_matched_spins(
@@ -82,13 +121,19 @@ def cge_matched_spins(
     best : ndarray of shape (k, R)
         The k best permutations, best first: row j says which region's
         expression each region shows in null j (``make_pairs(c, nulls=best)``).
+        Only distinct spins that move every block count: a spin that leaves the
+        cortex or the subcortex unspun (a few subcortical regions have few
+        distinct spins) or repeats a better one is passed over. If fewer than
+        ``k`` remain, a warning says so and fewer rows come back (none: a
+        ValueError).
     diagnostics : pandas.DataFrame of shape (n_spins, ...)
         One row per spin, in draw order: ``cortical_cost``,
         ``subcortical_cost``, ``total_cost``, the six curve parameters,
         ``standardized_SA_error``, ``standardized_poly_error``,
         ``standardized_cost_error``, ``standardized_error`` (the z-sum),
         ``total_cost_rank``, ``SA_error_rank``, ``poly_error_rank``,
-        ``mean_error_rank`` and ``rank`` (0 = best under ``ranking``).
+        ``mean_error_rank``, ``rank`` (0 = best under ``ranking``) and
+        ``usable`` (False for a spin that leaves a block unspun).
         ``diagnostics.attrs["true"]`` holds the true curve parameters and
         ``attrs["curve"]`` the true binned curve (centers, means).
     perms : ndarray of shape (n_spins, R)
@@ -186,11 +231,12 @@ def cge_matched_spins(
     rank = np.empty(len(order), dtype=np.intp)
     rank[order] = np.arange(len(order))
     diag["rank"] = rank
+    diag["usable"] = _usable(perms, connectome.regions["structure"].astype(str).to_numpy())
     diag.index.name = "spin"
     diag.attrs["true"] = true
     diag.attrs["curve"] = {"centers": bins.centers, "means": true_curve}
     diag.attrs["ranking"] = ranking
-    best = perms[order[:k]]
+    best = perms[_best_distinct(perms, order, diag["usable"].to_numpy(), k)]
     if return_all:
         return best, diag, perms
     return best, diag

@@ -15,6 +15,7 @@ from sklearn.utils import Bunch
 from .._arguments import check_random_state
 from ..metrics import get_scorer
 from ..model_selection._spin import rows_of_variant
+from ..model_selection._split import _BaseRegionSplit
 from ..models import ConnectomeModelRegressor
 from ..models._bilinear_solver import BilinearBasis
 from ..models._input import PairGraph, node_targets
@@ -164,9 +165,14 @@ def null_test(
     cvs = list(cv) if isinstance(cv, (list, tuple)) else [cv]
     if not cvs:
         raise ValueError("cv must be a region splitter or a non-empty list of them")
-    bad = [c for c in cvs if not hasattr(c, "split")]
+    # a splitter of rows would fold the nulls' rows with the true data's, and map train
+    # and test rows onto the same null pairs
+    bad = [c for c in cvs if not isinstance(c, _BaseRegionSplit)]
     if bad:
-        raise TypeError(f"cv must be a region splitter or a list of them, got {bad[0]!r}")
+        raise TypeError(
+            "cv must be a region splitter (RandomRegionSplit, SpatialRegionSplit) or a list "
+            f"of them, got {bad[0]!r}"
+        )
     if variants is None:
         variants = list(range(1, len(cvs) + 1))
     if isinstance(variants, (str, bytes)) or not np.iterable(variants):
@@ -424,8 +430,10 @@ def spin_test(
         raise TypeError(f"X must be a RegionPairs, got {type(X).__name__}")
     y = _check_targets(X, y)
     batch_size = _check_int(batch_size, "batch_size", 1)
-    if len(np.unique(X.variant)) != 1:
-        raise ValueError("X must hold one variant (the true data); give the nulls as `nulls`")
+    if np.unique(X.variant).tolist() != [0]:
+        raise ValueError(
+            "X must hold the true data only (variant 0); give the nulls as `nulls`"
+        )
     perms = _check_perms(nulls, X.n_regions)
     regions, graph = _spin_graph(X)
     # node a of a null shows the features of region perms[k, regions[a]]
@@ -455,5 +463,30 @@ def spin_test(
                 delayed(_refit_score)(estimator, X, y, p, scorer) for p in perms
             )
         )
-    pvalue = (1 + np.sum(null >= true)) / (len(null) + 1)
-    return Bunch(score=true, null_scores=null, pvalue=float(pvalue), batched=bool(batched))
+    return Bunch(score=true, null_scores=null, pvalue=_spin_pvalue(true, null),
+                 batched=bool(batched))
+
+
+def _spin_pvalue(true: float, null: np.ndarray) -> float:
+    """(1 + #{null >= true}) / (K + 1) over the finite nulls; NaN if the true score is not.
+
+    Nulls equal to the true score up to round-off (1e-12, e.g. an identity spin scored in
+    another batch) count as reaching it.
+    """
+    if not np.isfinite(true):
+        warnings.warn("the true data scored NaN or inf (e.g. a constant prediction); "
+                      "the p-value is NaN", UserWarning, stacklevel=3)
+        return float("nan")
+    finite = np.isfinite(null)
+    if not finite.all():
+        warnings.warn(
+            f"{int((~finite).sum())} of {len(null)} nulls scored NaN or inf; the p-value "
+            "uses the other nulls",
+            UserWarning,
+            stacklevel=3,
+        )
+    null = null[finite]
+    if null.size == 0:
+        return float("nan")
+    tol = 1e-12 * max(1.0, abs(true))
+    return float((1 + np.sum(null >= true - tol)) / (null.size + 1))

@@ -187,6 +187,10 @@ def whole_brain_spins(
     """
     if not isinstance(n_spins, numbers.Integral) or isinstance(n_spins, bool) or n_spins < 1:
         raise ValueError(f"n_spins must be a positive integer, got {n_spins!r}")
+    if subcortical_center not in _CENTERS:  # also when there is no subcortex to spin
+        raise ValueError(
+            f"subcortical_center must be one of {_CENTERS}, got {subcortical_center!r}"
+        )
     regions = connectome.regions if isinstance(connectome, Connectome) else connectome
     if not isinstance(regions, pd.DataFrame):
         raise TypeError(f"connectome must be a Connectome or a region table, got {type(regions)}")

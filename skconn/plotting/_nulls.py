@@ -61,7 +61,12 @@ def plot_cge_curves(connectome, diagnostics, perms=None, *, n_show=3, ax=None, f
     centers = np.asarray(curve["centers"])
     grid = np.linspace(0, centers.max(), 200)
     order = diagnostics.sort_values("rank").index.to_numpy()
-    groups = (("best", order[:n_show], "tab:green"), ("worst", order[-n_show:], "tab:red"))
+    if "usable" in diagnostics:  # the best nulls are chosen among spins that move every block
+        usable = diagnostics["usable"].to_numpy(dtype=bool)[order]
+        best = order[usable][:n_show]
+    else:
+        best = order[:n_show]
+    groups = (("best", best, "tab:green"), ("worst", order[-n_show:], "tab:red"))
     bins = DistanceBins.from_distances(connectome.distances()) if perms is not None else None
     cge = connectome.cge() if perms is not None else None
     for name, spins, color in groups:

@@ -70,3 +70,37 @@ def test_bad_input(hcp400, hcp400_full):
         cge_matched_spins(hcp400_full, n_spins=0, k=1)
     with pytest.raises(TypeError, match="Connectome"):
         cge_matched_spins(hcp400_full.regions, n_spins=10, k=2)
+
+
+def test_nulls_are_distinct_and_spin_every_block(hcp100):
+    """A few subcortical regions have few distinct spins: some leave them unspun."""
+    structure = hcp100.regions["structure"].to_numpy()
+    sub = hcp100.subset(np.flatnonzero(structure != "cortex"))  # 14 regions
+    n = sub.n_regions
+    best, diag, perms = cge_matched_spins(sub, n_spins=300, k=10, random_state=0,
+                                          return_all=True)
+    identity = (perms == np.arange(n)).all(axis=1)
+    assert identity.any()  # what the selection must pass over
+    np.testing.assert_array_equal(diag["usable"].to_numpy(), ~identity)
+    assert not (best == np.arange(n)).all(axis=1).any()
+    assert len({b.tobytes() for b in best}) == len(best) == 10
+    # the ranking alone would keep unspun or repeated spins among its top 10
+    top = perms[diag.sort_values("rank").index[:10]]
+    assert len({t.tobytes() for t in top}) < 10 or (top == np.arange(n)).all(axis=1).any()
+    # the kept ones are the best-ranked distinct usable spins, in rank order
+    ranked = diag[diag["usable"]].sort_values("rank").index.to_numpy()
+    firsts = list(dict.fromkeys(perms[i].tobytes() for i in ranked))
+    assert [b.tobytes() for b in best] == firsts[:10]
+    # asking for more nulls than there are distinct usable spins: fewer, with a warning
+    with pytest.warns(UserWarning, match="distinct and move every block"):
+        more, _ = cge_matched_spins(sub, n_spins=300, k=len(firsts) + 1, random_state=0)
+    assert len(more) == len(firsts)
+    # whole brain: spins whose subcortex stays unspun are passed over too
+    best, diag, perms = cge_matched_spins(hcp100, n_spins=200, k=10, random_state=0,
+                                          return_all=True)
+    sub_idx = np.flatnonzero(structure != "cortex")
+    assert not diag["usable"].all()
+    assert not (best[:, sub_idx] == sub_idx).all(axis=1).any()
+    with pytest.raises(ValueError, match="subcortical_center"):
+        cge_matched_spins(hcp100.subset(np.flatnonzero(structure == "cortex")), n_spins=5,
+                          k=1, subcortical_center="bogus")

@@ -108,3 +108,40 @@ def test_spin_test_errors(hcp100_pca):
         spin_test(Ridge(), X, y, perms[:, :5])
     with pytest.raises(ValueError, match="y must have"):
         spin_test(Ridge(), X, y[:5], perms)
+
+
+def test_null_test_needs_region_splitters(hcp100_small):
+    # KFold folds the nulls' rows together with the true data's and maps train and test
+    # rows onto the same null pairs: a leak, not a null test
+    from sklearn.model_selection import KFold
+
+    perms, _, _ = whole_brain_spins(hcp100_small, 1, random_state=0)
+    X, y = make_pairs(hcp100_small, nulls=perms)
+    with pytest.raises(TypeError, match="region splitter"):
+        null_test(Ridge(), X, y, cv=KFold(3, shuffle=True, random_state=0))
+
+
+def test_spin_test_p_value_with_nan_and_tied_scores(hcp100_pca):
+    from sklearn.dummy import DummyRegressor
+
+    X, y, perms = hcp100_pca
+    # a constant prediction scores NaN: no p-value, rather than the smallest one
+    with pytest.warns(UserWarning, match="true data scored NaN"):
+        res = spin_test(DummyRegressor(), X, y, perms[:5])
+    assert np.isnan(res.score) and np.isnan(res.pvalue)
+    # identity "spins" give the true score again, up to round-off between batches:
+    # every null reaches it, so p = 1
+    identity = np.tile(np.arange(X.n_regions), (3, 1))
+    res = spin_test(ConnectomeModelRegressor(alpha=10.0), X, y, identity, batch_size=2)
+    assert res.batched and np.allclose(res.null_scores, res.score, atol=1e-10)
+    assert res.pvalue == 1.0
+
+
+def test_spin_test_refuses_x_of_a_null_variant(hcp100_small):
+    # the nulls would be applied on top of an already spun map (and differently by the
+    # batched and the refit paths)
+    perms, _, _ = whole_brain_spins(hcp100_small, 3, random_state=0)
+    X, y = make_pairs(hcp100_small, nulls=perms[:1])
+    null_rows = X.variant == 1
+    with pytest.raises(ValueError, match="true data only"):
+        spin_test(Ridge(), X[null_rows], y[null_rows], perms[1:])

@@ -477,8 +477,11 @@ def test_cge_matched_spins_bad_input(which, n_spins, k, ranking, unsampled):
     if not ok:
         return
     best, diag = out
-    _assert_spins(best, hemisphere_ids(c.regions), c.n_regions, k)
-    assert len(diag) == n_spins and np.isfinite(diag.drop(columns=[]).to_numpy()).all()
+    # spins that leave a block unspun or repeat a better one are passed over, so a few
+    # spins of a small atlas may give fewer than k nulls (with a warning)
+    assert 1 <= len(best) <= k and len({b.tobytes() for b in best}) == len(best)
+    _assert_spins(best, hemisphere_ids(c.regions), c.n_regions, len(best))
+    assert len(diag) == n_spins and np.isfinite(diag.select_dtypes("number").to_numpy()).all()
 
 
 # ---------------------------------------------------------------------- null and spin tests
