@@ -15,6 +15,7 @@ from ._subcortical import whole_brain_spins
 __all__ = ["cge_matched_spins"]
 
 _RANKINGS = ("zsum", "mean_rank")
+_FSAVERAGE_RADIUS = 100.0  # FreeSurfer's ?h.sphere, where the published spins ran
 _SA = ["SA_lambda", "SA_inf"]
 _POLY = ["poly_a1", "poly_a2", "poly_a3", "poly_a4"]
 
@@ -103,7 +104,9 @@ def cge_matched_spins(
         (sphere units and mm) are each standardised, then added, before the
         cost enters. ``"mean_rank"``: the published code's ranking
         (REFERENCE §4.1), the mean of the ranks of the raw total cost, the
-        SA error and the cubic error.
+        SA error and the cubic error. The total cost adds the cortical cost on
+        the published scale (fsaverage sphere, radius 100; skconn spins on the
+        unit sphere) and the subcortical cost (mm), mixed units as published.
     method : {"vasa", "hungarian", "original"}, default="vasa"
         Matching of spun regions; "original" may not give permutations.
     bin_size : float, default=5.0
@@ -200,7 +203,9 @@ def cge_matched_spins(
     diag = pd.DataFrame(params, columns=list(CURVE_PARAMETERS))
     diag.insert(0, "cortical_cost", cortical_cost)
     diag.insert(1, "subcortical_cost", subcortical_cost)
-    diag.insert(2, "total_cost", cortical_cost + subcortical_cost)
+    # the published cortical costs are distances on the fsaverage sphere (radius 100);
+    # skconn spins on the unit sphere, so its costs are scaled back before adding mm
+    diag.insert(2, "total_cost", _FSAVERAGE_RADIUS * cortical_cost + subcortical_cost)
     dz = {p: _z(diag[p].to_numpy(), true[p]) for p in CURVE_PARAMETERS}
     diag["standardized_SA_error"] = sum(dz[p] for p in _SA)
     diag["standardized_poly_error"] = sum(dz[p] for p in _POLY)

@@ -48,6 +48,13 @@ def test_mean_rank_reproduces_reference_ranking(hcp400_full, matched):
                                     random_state=0)
     # same spins, ranked by the mean of the three ranks
     np.testing.assert_allclose(diag2["SA_lambda"], diag["SA_lambda"])
+    # the published total cost: cortical cost on the fsaverage sphere (radius 100, skconn
+    # spins on the unit sphere) plus subcortical mm; the cortex then dominates its rank
+    np.testing.assert_allclose(
+        diag2["total_cost"], 100 * diag2["cortical_cost"] + diag2["subcortical_cost"])
+    rank_corr = diag2[["total_cost", "cortical_cost", "subcortical_cost"]].corr("spearman")
+    assert rank_corr.loc["total_cost", "cortical_cost"] > rank_corr.loc[
+        "total_cost", "subcortical_cost"]
     expected = diag2["mean_error_rank"].to_numpy().argsort(kind="stable")[:5]
     np.testing.assert_array_equal(diag2.sort_values("rank").index[:5], expected)
 
