@@ -57,6 +57,14 @@ class _RegionTable(TransformerMixin, BaseEstimator):
             return np.asarray([f"x{k}" for k in range(self.n_features_in_)], dtype=object)
         return names
 
+    def _require_names(self, what: str) -> None:
+        """Refuse a name-based criterion on genes known only by position."""
+        if getattr(self, "feature_names_in_", None) is None:
+            raise ValueError(
+                f"{what} works on gene names, but X has none (a plain matrix): pass a "
+                "RegionPairs, or a DataFrame whose columns are <gene>_i then <gene>_j"
+            )
+
 
 class _ColumnChoice(_RegionTable):
     """Transform = keep the columns ``columns_`` (chosen in fit), in that order."""
@@ -157,6 +165,10 @@ class _GeneSubset(_ColumnChoice):
 
     def fit(self, table, y=None):
         values = self._start_fit(table)
+        if self.genes is not None:
+            self._require_names("GeneSelector(genes=...)")
+        if self.stability is not None:
+            self._require_names("GeneSelector(stability=...)")
         names = pd.Index(self._names_in())
         keep = np.ones(len(names), dtype=bool)
         if self.genes is not None:
@@ -250,6 +262,14 @@ def _balanced_kmeans(z: np.ndarray, bin_size: int, random_state, n_iter: int = 5
     return assignment
 
 
+def _by_name(method) -> bool:
+    """Whether a gene order needs gene names: "tss" or an array of symbols."""
+    if isinstance(method, str):
+        return method == "tss"
+    order = np.asarray(method).ravel().tolist()
+    return not all(isinstance(v, Integral) for v in order)
+
+
 class _GenePermutation(_ColumnChoice):
     def __init__(self, method, bin_size, random_state):
         self.method = method
@@ -280,6 +300,10 @@ class _GenePermutation(_ColumnChoice):
             order = np.lexsort((np.arange(len(names)), mean, bin_rank[bins]))
             self.bins_ = bin_rank[bins][order]
         else:
+            if _by_name(self.method):
+                self._require_names(
+                    "GeneOrder('tss')" if isinstance(self.method, str) else "GeneOrder(<symbols>)"
+                )
             order = gene_order(
                 names, self.method, expression=values, random_state=self.random_state
             )
@@ -326,6 +350,10 @@ class GeneSelector(_GeneTransformer):
     The criteria apply in this order: a gene list, a differential-stability
     threshold, then the most variable genes across the fitted (training)
     regions. With none of them every gene is kept.
+
+    ``genes`` and ``stability`` go by gene name: X must be a ``RegionPairs``
+    or a DataFrame whose columns are ``<gene>_i`` then ``<gene>_j`` (the names
+    of :meth:`get_feature_names_out`); a plain matrix is refused.
 
     Parameters
     ----------
@@ -470,7 +498,9 @@ class GeneOrder(_GeneTransformer):
     """Reorder genes (columns), e.g. for Spatiomolecular Transformer tokenisation.
 
     The SMT cuts each region's gene vector into contiguous chunks of t genes, so
-    the order decides which genes share a token.
+    the order decides which genes share a token. ``"tss"`` and an order by gene
+    symbol need gene names: X must be a ``RegionPairs`` or a DataFrame whose
+    columns are ``<gene>_i`` then ``<gene>_j``; a plain matrix is refused.
 
     Parameters
     ----------
