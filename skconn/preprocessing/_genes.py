@@ -155,6 +155,27 @@ def differential_stability(donor_expression, regions=None) -> pd.Series:
     return pd.Series(mean, index=genes.astype(str), name="stability")
 
 
+def _check_donor_labels(donor_expression, regions) -> None:
+    """Refuse donor tables sharing fewer than two training regions in any donor pair.
+
+    Their stability would be NaN for every gene: almost always tables indexed
+    by something other than the region labels of X (atlas ids, positions).
+    """
+    if isinstance(donor_expression, dict):
+        donor_expression = donor_expression.values()
+    tables = list(donor_expression)
+    training = pd.Index(np.asarray(regions).astype(str))
+    covered = [training.intersection(t.dropna(how="all").index.astype(str)) for t in tables]
+    shared = max(len(a.intersection(b)) for a, b in itertools.combinations(covered, 2))
+    if shared < 2:
+        examples = list(tables[0].index[:3])
+        raise ValueError(
+            f"the donor tables of stability share {shared} of the {len(training)} training "
+            f"regions of X in any donor pair (at least 2 needed): their index must be the "
+            f"region labels of X (e.g. {list(training[:3])}), got e.g. {examples}"
+        )
+
+
 class _GeneSubset(_ColumnChoice):
     def __init__(self, genes, n_top_variance, stability, min_stability, regions):
         self.genes = genes
@@ -183,7 +204,10 @@ class _GeneSubset(_ColumnChoice):
                     raise ValueError("stability must hold numbers (one per gene)") from exc
                 stability = stability.set_axis(stability.index.astype(str)).reindex(names)
             else:
-                stability = differential_stability(self.stability, self.regions).reindex(names)
+                stability = differential_stability(self.stability, self.regions)
+                if self.regions is not None:
+                    _check_donor_labels(self.stability, self.regions)
+                stability = stability.reindex(names)
             self.stability_ = stability
             keep &= (stability >= self.min_stability).to_numpy()
         if self.n_top_variance is not None:
@@ -368,7 +392,9 @@ class GeneSelector(_GeneTransformer):
         or per-donor (R, G) tables indexed by region label, from which it is
         computed over the regions of X only, i.e. the training regions
         (:func:`differential_stability`; over every donor region when X is a
-        dense matrix, which carries no region labels).
+        dense matrix, which carries no region labels). Fitting on a
+        ``RegionPairs`` raises when no donor pair shares two training regions
+        (tables indexed by atlas id or position rather than by label).
     min_stability : float, default=0.2
         Keep genes whose stability is at least this (the paper's "stable r 0.2").
 

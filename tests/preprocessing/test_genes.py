@@ -140,6 +140,21 @@ def test_stability_selection_on_training_regions(donors, split, hcp100):
     assert set(both.transform(train).feature_names) <= set(kept)
 
 
+def test_donor_tables_must_be_indexed_by_the_region_labels(donors, split, hcp100):
+    train, _, regions = split
+    by_position = {k: t.reset_index(drop=True) for k, t in donors.items()}  # e.g. atlas order
+    with pytest.raises(ValueError, match=r"share 0 of the 80 training regions.*region labels"):
+        GeneSelector(stability=by_position).fit(train)
+    # one shared training region is not enough either (stability needs two)
+    one = {k: t.iloc[[regions[5]]] for k, t in donors.items()}
+    one["donor0"] = donors["donor0"].iloc[[regions[5], regions[6]]]
+    with pytest.raises(ValueError, match=r"share 1 of the 80 training regions"):
+        GeneSelector(stability=one, min_stability=-1).fit(train)
+    # two shared training regions suffice
+    two = {k: t.iloc[[regions[5], regions[6]]] for k, t in donors.items()}
+    assert GeneSelector(stability=two, min_stability=-1).fit(train).stability_.notna().all()
+
+
 def _srs_by_hand(values):
     median = np.median(values, axis=0)
     q75, q25 = np.percentile(values, [75, 25], axis=0)
