@@ -111,6 +111,20 @@ def gene_order(genes, method="tss", *, expression=None, random_state=None) -> np
     ndarray of shape (G,)
         ``genes[order]`` is the ordered list.
 
+    Notes
+    -----
+    ``"tss"`` sorts by chromosome, then by the ``tss`` column of
+    :func:`load_gene_tss`: the gene's transcription start site, its 5' end,
+    which is the lowest coordinate of a plus-strand gene but the highest of a
+    minus-strand one; ties by symbol. The published SMT order
+    (``human_refgenome_ordered.csv``, "earliest TSS regardless of strand",
+    REFERENCE §3.6) may instead sort by the annotation's start coordinate,
+    the lowest whatever the strand, i.e. a minus-strand gene's 3' end. If so,
+    the two orders differ locally: a minus-strand gene and a neighbour that
+    starts inside its span swap places (on the first 104 genes of chr1, 12
+    positions). This has not been checked against the table's source; pass
+    that table's symbols as an explicit order to reproduce it exactly.
+
     Examples
     --------
     >>> from skconn.datasets._tss import gene_order

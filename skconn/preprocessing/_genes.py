@@ -531,9 +531,10 @@ class GeneOrder(_GeneTransformer):
     Parameters
     ----------
     method : str or array-like, default="tss"
-        - ``"tss"``: by chromosome then transcription start site (hg38), the
-          published SMT order (:func:`skconn.datasets._tss.gene_order`); genes
-          without a known TSS go last, in input order.
+        - ``"tss"``: by chromosome then transcription start site (hg38, the
+          5' end; see Notes), the published SMT order up to minus-strand
+          details (:func:`skconn.datasets._tss.gene_order`); genes without a
+          known TSS go last, in input order.
         - ``"expression"``: ascending mean expression over the fitted regions.
         - ``"random"``: a permutation drawn from ``random_state``.
         - ``"hierarchical"``: leaf order of average-linkage hierarchical
@@ -566,6 +567,14 @@ class GeneOrder(_GeneTransformer):
     See Also
     --------
     GeneSelector, RobustSigmoidScaler
+
+    Notes
+    -----
+    ``"tss"`` sorts each gene by its transcription start site, the 5' end (the
+    higher coordinate of a minus-strand gene), not by the lower coordinate of
+    its span. The published ``human_refgenome_ordered.csv`` may use the latter,
+    so the two orders may differ locally around minus-strand genes (not
+    verified; see :func:`skconn.datasets.gene_order`).
 
     Examples
     --------
