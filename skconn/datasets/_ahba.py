@@ -146,6 +146,35 @@ def _as_float_table(table: pd.DataFrame, names: dict | None) -> pd.DataFrame:
     return table
 
 
+#: agg_metric -> its NaN-skipping form: a donor's missing region is left out.
+_DONOR_AGGREGATES = {"mean": np.nanmean, "median": np.nanmedian}
+
+
+def _aggregate_donors(tables: dict, agg_metric="mean") -> pd.DataFrame:
+    """(R, G) aggregate of the donors' (R, G) tables by ``agg_metric``, skipping NaN.
+
+    A callable gets, for each region, the (n_donors, G) values of the donors
+    that cover it, and ``axis=0``. Regions no donor covers stay NaN; genes NaN
+    in a covered region are dropped (abagen's rule).
+    """
+    stacked = np.stack([t.to_numpy(dtype=float) for t in tables.values()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a region no donor covers
+        if callable(agg_metric):
+            values = np.full(stacked.shape[1:], np.nan)
+            for region in range(stacked.shape[1]):
+                covered = ~np.isnan(stacked[:, region]).all(axis=1)
+                if covered.any():
+                    values[region] = agg_metric(stacked[covered, region], axis=0)
+        else:
+            values = _DONOR_AGGREGATES[agg_metric](stacked, axis=0)
+    first = next(iter(tables.values()))
+    out = pd.DataFrame(values, index=first.index, columns=first.columns)
+    sampled = ~np.isnan(values).all(axis=1)
+    poorly_normalised = np.isnan(values[sampled]).any(axis=0)
+    return out.loc[:, ~poorly_normalised]
+
+
 def fetch_ahba_expression(
     atlas,
     atlas_info=None,
@@ -226,16 +255,20 @@ def fetch_ahba_expression(
         ``corrected_mni``, ``reannotated``, ``norm_matched``, ``agg_metric``,
         ``donor_probes``, ``sim_threshold``, ``n_proc``, ...). The output form is
         this function's to decide, so ``return_donors``/``return_counts``/
-        ``return_report``/``region_agg`` are not accepted here.
+        ``return_report``/``region_agg`` are not accepted here. ``agg_metric``
+        (``"mean"``, the default, ``"median"`` or a callable taking ``axis``)
+        combines the samples of a region within each donor (abagen) and then
+        the donors (here, skipping a donor without the region).
 
     Returns
     -------
     expression : pandas.DataFrame of shape (R, G) or dict of them
-        Donor-averaged expression (a donor's missing region is skipped in its
-        average), regions as rows (atlas ids as strings, or ``atlas_info.label``)
-        and gene symbols as columns, sorted. With ``return_donors``, a dict
-        donor id -> (R, G) table. Genes that are NaN in a sampled region of the
-        average are dropped (abagen's rule). Regions no donor covers are NaN rows.
+        Expression combined over donors by ``agg_metric`` (their mean by
+        default; a donor's missing region is skipped), regions as rows (atlas
+        ids as strings, or ``atlas_info.label``) and gene symbols as columns,
+        sorted. With ``return_donors``, a dict donor id -> (R, G) table. Genes
+        that are NaN in a sampled region of the aggregate are dropped (abagen's
+        rule). Regions no donor covers are NaN rows.
     stability : pandas.Series of shape (G0,)
         Only with ``return_stability``: differential stability of every gene
         before filtering (0 where it cannot be computed, abagen's convention).
@@ -243,7 +276,8 @@ def fetch_ahba_expression(
     Raises
     ------
     ValueError
-        If ``stability`` is set but fewer than two donors are used, or abagen
+        If ``stability`` is set but fewer than two donors are used,
+        ``agg_metric`` is not ``"mean"``, ``"median"`` or a callable, or abagen
         rejects an option.
     TypeError
         If an option this function controls is passed through.
@@ -283,6 +317,11 @@ def fetch_ahba_expression(
         isinstance(stability, (int, float, np.integer, np.floating)) and -1 <= stability <= 1
     ):
         raise ValueError(f"stability must be a number in [-1, 1] or None, got {stability!r}")
+    agg_metric = abagen_options.get("agg_metric", "mean")
+    if not callable(agg_metric) and not (
+        isinstance(agg_metric, str) and agg_metric in _DONOR_AGGREGATES
+    ):
+        raise ValueError(f"agg_metric must be 'mean', 'median' or a callable, got {agg_metric!r}")
     abagen = _import_abagen()
     names = _region_names(atlas_info)
     with _abagen_fixes(abagen):
@@ -323,15 +362,7 @@ def fetch_ahba_expression(
     if return_donors:
         out = tables
     else:
-        stacked = np.stack([t.to_numpy() for t in tables.values()])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a region no donor covers
-            mean = np.nanmean(stacked, axis=0)
-        first = next(iter(tables.values()))
-        out = pd.DataFrame(mean, index=first.index, columns=first.columns)
-        sampled = ~np.isnan(mean).all(axis=1)
-        poorly_normalised = np.isnan(mean[sampled]).any(axis=0)
-        out = out.loc[:, ~poorly_normalised]
+        out = _aggregate_donors(tables, agg_metric)
     if return_stability:
         return out, stable
     return out

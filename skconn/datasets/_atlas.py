@@ -55,8 +55,15 @@ def _side_centroids(img, ids, side: str) -> dict:
 
     One image per hemisphere, cropped to its labels but keeping the midline
     (where nilearn splits hemispheres), which makes nilearn much faster.
+
+    Raises
+    ------
+    ValueError
+        If a region has no voxel on ``side``: nilearn would return the centre
+        of the empty side (the background) or of the other side.
     """
     import nibabel as nib
+    from nilearn.image import reorder_img
     from nilearn.plotting import find_parcellation_cut_coords
 
     labels = np.asarray(img.dataobj)
@@ -69,10 +76,26 @@ def _side_centroids(img, ids, side: str) -> dict:
     cropped = nib.Nifti1Image(one_side, img.affine).slicer[
         low[0] : high[0], low[1] : high[1], low[2] : high[2]
     ]
+    _check_side(reorder_img(cropped), ids, side)
     xyz, found = find_parcellation_cut_coords(
         cropped, return_label_names=True, label_hemisphere=side
     )
     return {int(label): np.asarray(c, dtype=float) for label, c in zip(found, xyz, strict=True)}
+
+
+def _check_side(img, ids, side: str) -> None:
+    """Refuse regions without a voxel on ``side`` of the midline, split as nilearn does."""
+    labels = np.asarray(img.dataobj)
+    split = int((np.linalg.inv(img.affine) @ [0, 0, 0, 1])[0])
+    part = labels[:split] if side == "left" else labels[split:]
+    absent = sorted(set(int(i) for i in ids) - set(np.unique(part).tolist()))
+    if absent:
+        where = "x < 0" if side == "left" else "x >= 0"
+        raise ValueError(
+            f"{len(absent)} region(s) declared {side[0].upper()} have no voxel on that side "
+            f"of the midline ({where}): ids {absent[:10]}; check their hemisphere and the "
+            "orientation of atlas_img"
+        )
 
 
 def _bilateral_centroids(img, ids) -> dict:
@@ -112,6 +135,13 @@ def region_centroids(atlas_img, hemispheres=None) -> pd.DataFrame:
     pandas.DataFrame of shape (R, 4)
         Indexed by region id (sorted), columns ``x``, ``y``, ``z`` (mm) and
         ``hemisphere``.
+
+    Raises
+    ------
+    ValueError
+        If a region declared ``"L"`` or ``"R"`` has no voxel on that side of
+        the midline (a wrong hemisphere or a flipped image), or the image is
+        not a 3-D integer label image with a region.
 
     Examples
     --------
@@ -273,7 +303,8 @@ def connectome_from_atlas(
     ------
     ValueError
         If the atlas has a region with no row in ``atlas_info`` (unlabelled) or
-        ``atlas_info`` lists a region the image lacks, if the expression regions
+        ``atlas_info`` lists a region the image lacks, if a region has no voxel
+        on the side of its ``atlas_info`` hemisphere, if the expression regions
         are not the atlas regions, or if the connectivity does not fit.
 
     See Also

@@ -34,6 +34,27 @@ def _read(folder: Path, file: str, read):
         raise ValueError(f"{file} in {folder} cannot be read: {exc}") from exc
 
 
+def _read_regions(file: Path) -> pd.DataFrame:
+    """``regions.csv``, its labels as written ("001" stays "001", "NA" stays "NA")."""
+    regions = pd.read_csv(file)
+    if "label" in regions:
+        text = pd.read_csv(file, usecols=["label"], dtype=str, keep_default_na=False)
+        regions["label"] = text["label"].to_numpy()
+    return regions
+
+
+def _read_labelled(file: Path) -> pd.DataFrame:
+    """A table whose first column holds region labels, read as written.
+
+    Read twice because pandas' missing-value markers ("NA", "nan", "") must
+    stay values in the label column but missing values elsewhere.
+    """
+    table = pd.read_csv(file, index_col=0)
+    labels = pd.read_csv(file, usecols=[0], dtype=str, keep_default_na=False).iloc[:, 0]
+    table.index = pd.Index(labels.to_numpy(), name=table.index.name)
+    return table
+
+
 def load_connectome(path: str | os.PathLike, *, name: str | None = None) -> Connectome:
     """Load a dataset folder.
 
@@ -83,11 +104,9 @@ def load_connectome(path: str | os.PathLike, *, name: str | None = None) -> Conn
     missing = [f for f in (_REGIONS, _EXPRESSION, _CONNECTIVITY) if not (folder / f).is_file()]
     if missing:
         raise FileNotFoundError(f"dataset folder {folder} lacks {missing}")
-    regions = _read(folder, _REGIONS, pd.read_csv)
-    expression = _read(folder, _EXPRESSION, lambda f: pd.read_csv(f, index_col=0))
-    connectivity = _read(folder, _CONNECTIVITY, lambda f: pd.read_csv(f, index_col=0))
-    expression.index = expression.index.astype(str)
-    connectivity.index = connectivity.index.astype(str)
+    regions = _read(folder, _REGIONS, _read_regions)
+    expression = _read(folder, _EXPRESSION, _read_labelled)
+    connectivity = _read(folder, _CONNECTIVITY, _read_labelled)
     connectivity.columns = connectivity.columns.astype(str)
     subjects = folder / _SUBJECTS
     subject_connectivity = _read(folder, _SUBJECTS, np.load) if subjects.is_file() else None

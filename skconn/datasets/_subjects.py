@@ -40,7 +40,36 @@ def _is_number(value) -> bool:
     return True
 
 
-def _read_matrix(path: Path):
+def _integers(values: list) -> list[int] | None:
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        return None
+
+
+def _has_labels(table: pd.DataFrame) -> bool:
+    """Whether a text matrix read cell by cell starts with a row and a column of labels.
+
+    Labelled when a label cell is text, or when the top-left cell is empty and
+    the first row repeats the first column with distinct integers
+    (``pandas.DataFrame(fc).to_csv()`` writes 0..R-1 under an empty corner).
+    A plain symmetric matrix with a missing (empty) diagonal may look alike,
+    so then its diagonal decides: a labelled file has values on the diagonal
+    after the labels, or the default labels 0..R-1 or 1..R.
+    """
+    row, column = table.iloc[0, 1:].tolist(), table.iloc[1:, 0].tolist()
+    if not all(_is_number(v) for v in row + column if not pd.isna(v)):
+        return True
+    if not pd.isna(table.iloc[0, 0]) or row != column or any(pd.isna(v) for v in row):
+        return False
+    ids = _integers(row)
+    if ids is None or len(set(ids)) != len(ids):
+        return False
+    default = ids in (list(range(len(ids))), list(range(1, len(ids) + 1)))
+    return default or not pd.isna(np.diag(table.to_numpy())[1:]).all()
+
+
+def _read_matrix(path: Path, header: bool | None = None):
     """(matrix, labels or None) of one subject file."""
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False), None
@@ -52,16 +81,35 @@ def _read_matrix(path: Path):
         dtype=str,
     )
     labels = None
-    if not all(_is_number(v) for v in table.iloc[0, 1:]):  # a header row of labels
+    detected = header is None
+    if detected:
+        header = _has_labels(table)
+    if header:
+        if table.shape[0] < 2 or table.shape[1] < 2:
+            raise ValueError(f"{path.name}: no matrix after the labels")
         labels = table.iloc[0, 1:].astype(str).tolist()
         index = table.iloc[1:, 0].astype(str).tolist()
         if index != labels:
             raise ValueError(f"{path.name}: row labels differ from the column labels")
         table = table.iloc[1:, 1:]
     try:
-        return table.to_numpy(dtype=float), labels
+        matrix = table.to_numpy(dtype=float)
     except ValueError as exc:
         raise ValueError(f"{path.name}: not a numeric matrix ({exc})") from None
+    diagonal = np.diag(matrix)
+    if (
+        detected
+        and labels is None
+        and diagonal.size
+        and np.isnan(diagonal[0])
+        and not np.isnan(diagonal).all()
+    ):
+        # most likely labels under an empty corner that did not repeat exactly
+        raise ValueError(
+            f"{path.name}: the top-left cell is empty but the rest of the diagonal is not: "
+            "a header row and column of labels? Pass header=True (or header=False)"
+        )
+    return matrix, labels
 
 
 def load_subject_connectivity(
@@ -69,14 +117,16 @@ def load_subject_connectivity(
     *,
     labels=None,
     pattern: str | None = None,
+    header: bool | None = None,
     return_subjects: bool = False,
 ):
     """Read a folder of per-subject connectivity matrices into an (S, R, R) array.
 
     Each file holds one subject's square (R, R) matrix: ``.npy``, or text
     (``.csv``, ``.tsv``, whitespace-separated ``.txt``, optionally gzipped),
-    with or without a header row and first column of region labels. Subjects
-    are the files in name order. NaN marks a missing edge (kept).
+    with or without a header row and first column of region labels (as
+    ``pandas.DataFrame.to_csv`` writes them, default integer labels included).
+    Subjects are the files in name order. NaN marks a missing edge (kept).
 
     Parameters
     ----------
@@ -88,6 +138,13 @@ def load_subject_connectivity(
     pattern : str, default=None
         Glob pattern selecting the files (e.g. ``"sub-*_fc.csv"``); every
         supported file by default.
+    header : bool, default=None
+        Whether text files start with a header row and a first column of
+        region labels. Detected per file by default: a label cell that is not
+        a number, or an empty top-left cell with a first column of distinct
+        integers that repeats the first row. A file read as unlabelled whose
+        diagonal is empty only in its top-left cell is refused as ambiguous;
+        pass ``header`` then.
     return_subjects : bool, default=False
         Also return the subject names (file names without their suffixes).
 
@@ -103,7 +160,8 @@ def load_subject_connectivity(
         If the folder does not exist or holds no matching file.
     ValueError
         If a matrix is not square, not symmetric, infinite, of another size
-        than the others, or its labels differ from ``labels``.
+        than the others, its labels differ from ``labels``, or whether a text
+        file has labels is ambiguous.
 
     See Also
     --------
@@ -129,10 +187,12 @@ def load_subject_connectivity(
     files = [f for f in files if f.suffix == ".npy" or _suffix(f) in _SEPARATORS]
     if not files:
         raise FileNotFoundError(f"no subject matrix in {folder} (looked for {', '.join(patterns)})")
+    if header is not None and not isinstance(header, (bool, np.bool_)):
+        raise TypeError(f"header must be True, False or None, got {header!r}")
     wanted = None if labels is None else [str(label) for label in labels]
     matrices = []
     for file in files:
-        matrix, file_labels = _read_matrix(file)
+        matrix, file_labels = _read_matrix(file, header)
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ValueError(f"{file.name}: expected a square (R, R) matrix, got {matrix.shape}")
         if wanted is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import warnings
 from importlib import resources
 
 import numpy as np
@@ -62,6 +63,13 @@ def _tss_order(genes: pd.Index) -> np.ndarray:
     # get_indexer reuses the table index's hash map (isin rebuilds one: ~0.5 s per call)
     rows = table.index.get_indexer(genes)
     found = rows >= 0
+    if len(genes) and not found.any():
+        warnings.warn(
+            f"none of the {len(genes)} genes is in the TSS table (hg38 gene symbols, e.g. "
+            f"{list(genes[:3])}): the 'tss' order leaves them in their input order",
+            UserWarning,
+            stacklevel=3,
+        )
     rank = {c: k for k, c in enumerate(_CHROMOSOMES)}
     hits = table.iloc[rows[found]]
     keys = pd.DataFrame(
@@ -87,7 +95,8 @@ def gene_order(genes, method="tss", *, expression=None, random_state=None) -> np
         ``"tss"``: by chromosome (chr1..chr22, X, Y, M), then transcription start
         site (:func:`load_gene_tss`), the order of the published SMT; genes the
         table does not know keep their input order after all the others (never
-        dropped). ``"expression"``: ascending mean of ``expression`` over regions.
+        dropped), with a warning when it knows none of them. ``"expression"``:
+        ascending mean of ``expression`` over regions.
         ``"random"``: a permutation drawn from ``random_state``. An array of G
         integers is taken as the permutation itself; an array of symbols as the
         wanted order (it must name every gene; names it has beyond ``genes`` are
@@ -101,6 +110,20 @@ def gene_order(genes, method="tss", *, expression=None, random_state=None) -> np
     -------
     ndarray of shape (G,)
         ``genes[order]`` is the ordered list.
+
+    Notes
+    -----
+    ``"tss"`` sorts by chromosome, then by the ``tss`` column of
+    :func:`load_gene_tss`: the gene's transcription start site, its 5' end,
+    which is the lowest coordinate of a plus-strand gene but the highest of a
+    minus-strand one; ties by symbol. The published SMT order
+    (``human_refgenome_ordered.csv``, "earliest TSS regardless of strand",
+    REFERENCE §3.6) may instead sort by the annotation's start coordinate,
+    the lowest whatever the strand, i.e. a minus-strand gene's 3' end. If so,
+    the two orders differ locally: a minus-strand gene and a neighbour that
+    starts inside its span swap places (on the first 104 genes of chr1, 12
+    positions). This has not been checked against the table's source; pass
+    that table's symbols as an explicit order to reproduce it exactly.
 
     Examples
     --------

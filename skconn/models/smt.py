@@ -295,8 +295,12 @@ class SMTRegressor(PairNet):
         The SMT w/ [CLS] variant.
     gene_order : {"tss", "expression", "random"} or array-like, default="tss"
         How genes become a sequence (:func:`skconn.datasets._tss.gene_order`):
-        ``"tss"`` needs gene symbols (``RegionPairs`` feature names) and puts
-        genes missing from the TSS table last; ``"expression"`` sorts by mean
+        ``"tss"`` needs gene symbols (``RegionPairs`` feature names), sorts
+        by chromosome then transcription start site (the 5' end: the higher
+        coordinate of a minus-strand gene, which may differ locally from the
+        published ``human_refgenome_ordered.csv``, not verified; see the Notes
+        of :func:`skconn.datasets.gene_order`) and puts genes missing from the
+        TSS table last; ``"expression"`` sorts by mean
         expression over the training regions; ``"random"`` draws from
         ``random_state``; or an explicit order (symbols or positions).
     module : type, default=SMTModule

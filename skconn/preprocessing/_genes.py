@@ -57,6 +57,14 @@ class _RegionTable(TransformerMixin, BaseEstimator):
             return np.asarray([f"x{k}" for k in range(self.n_features_in_)], dtype=object)
         return names
 
+    def _require_names(self, what: str) -> None:
+        """Refuse a name-based criterion on genes known only by position."""
+        if getattr(self, "feature_names_in_", None) is None:
+            raise ValueError(
+                f"{what} works on gene names, but X has none (a plain matrix): pass a "
+                "RegionPairs, or a DataFrame whose columns are <gene>_i then <gene>_j"
+            )
+
 
 class _ColumnChoice(_RegionTable):
     """Transform = keep the columns ``columns_`` (chosen in fit), in that order."""
@@ -147,6 +155,27 @@ def differential_stability(donor_expression, regions=None) -> pd.Series:
     return pd.Series(mean, index=genes.astype(str), name="stability")
 
 
+def _check_donor_labels(donor_expression, regions) -> None:
+    """Refuse donor tables sharing fewer than two training regions in any donor pair.
+
+    Their stability would be NaN for every gene: almost always tables indexed
+    by something other than the region labels of X (atlas ids, positions).
+    """
+    if isinstance(donor_expression, dict):
+        donor_expression = donor_expression.values()
+    tables = list(donor_expression)
+    training = pd.Index(np.asarray(regions).astype(str))
+    covered = [training.intersection(t.dropna(how="all").index.astype(str)) for t in tables]
+    shared = max(len(a.intersection(b)) for a, b in itertools.combinations(covered, 2))
+    if shared < 2:
+        examples = list(tables[0].index[:3])
+        raise ValueError(
+            f"the donor tables of stability share {shared} of the {len(training)} training "
+            f"regions of X in any donor pair (at least 2 needed): their index must be the "
+            f"region labels of X (e.g. {list(training[:3])}), got e.g. {examples}"
+        )
+
+
 class _GeneSubset(_ColumnChoice):
     def __init__(self, genes, n_top_variance, stability, min_stability, regions):
         self.genes = genes
@@ -157,6 +186,10 @@ class _GeneSubset(_ColumnChoice):
 
     def fit(self, table, y=None):
         values = self._start_fit(table)
+        if self.genes is not None:
+            self._require_names("GeneSelector(genes=...)")
+        if self.stability is not None:
+            self._require_names("GeneSelector(stability=...)")
         names = pd.Index(self._names_in())
         keep = np.ones(len(names), dtype=bool)
         if self.genes is not None:
@@ -171,7 +204,10 @@ class _GeneSubset(_ColumnChoice):
                     raise ValueError("stability must hold numbers (one per gene)") from exc
                 stability = stability.set_axis(stability.index.astype(str)).reindex(names)
             else:
-                stability = differential_stability(self.stability, self.regions).reindex(names)
+                stability = differential_stability(self.stability, self.regions)
+                if self.regions is not None:
+                    _check_donor_labels(self.stability, self.regions)
+                stability = stability.reindex(names)
             self.stability_ = stability
             keep &= (stability >= self.min_stability).to_numpy()
         if self.n_top_variance is not None:
@@ -250,6 +286,14 @@ def _balanced_kmeans(z: np.ndarray, bin_size: int, random_state, n_iter: int = 5
     return assignment
 
 
+def _by_name(method) -> bool:
+    """Whether a gene order needs gene names: "tss" or an array of symbols."""
+    if isinstance(method, str):
+        return method == "tss"
+    order = np.asarray(method).ravel().tolist()
+    return not all(isinstance(v, Integral) for v in order)
+
+
 class _GenePermutation(_ColumnChoice):
     def __init__(self, method, bin_size, random_state):
         self.method = method
@@ -280,6 +324,10 @@ class _GenePermutation(_ColumnChoice):
             order = np.lexsort((np.arange(len(names)), mean, bin_rank[bins]))
             self.bins_ = bin_rank[bins][order]
         else:
+            if _by_name(self.method):
+                self._require_names(
+                    "GeneOrder('tss')" if isinstance(self.method, str) else "GeneOrder(<symbols>)"
+                )
             order = gene_order(
                 names, self.method, expression=values, random_state=self.random_state
             )
@@ -327,6 +375,10 @@ class GeneSelector(_GeneTransformer):
     threshold, then the most variable genes across the fitted (training)
     regions. With none of them every gene is kept.
 
+    ``genes`` and ``stability`` go by gene name: X must be a ``RegionPairs``
+    or a DataFrame whose columns are ``<gene>_i`` then ``<gene>_j`` (the names
+    of :meth:`get_feature_names_out`); a plain matrix is refused.
+
     Parameters
     ----------
     genes : array-like of str, default=None
@@ -340,7 +392,9 @@ class GeneSelector(_GeneTransformer):
         or per-donor (R, G) tables indexed by region label, from which it is
         computed over the regions of X only, i.e. the training regions
         (:func:`differential_stability`; over every donor region when X is a
-        dense matrix, which carries no region labels).
+        dense matrix, which carries no region labels). Fitting on a
+        ``RegionPairs`` raises when no donor pair shares two training regions
+        (tables indexed by atlas id or position rather than by label).
     min_stability : float, default=0.2
         Keep genes whose stability is at least this (the paper's "stable r 0.2").
 
@@ -470,14 +524,17 @@ class GeneOrder(_GeneTransformer):
     """Reorder genes (columns), e.g. for Spatiomolecular Transformer tokenisation.
 
     The SMT cuts each region's gene vector into contiguous chunks of t genes, so
-    the order decides which genes share a token.
+    the order decides which genes share a token. ``"tss"`` and an order by gene
+    symbol need gene names: X must be a ``RegionPairs`` or a DataFrame whose
+    columns are ``<gene>_i`` then ``<gene>_j``; a plain matrix is refused.
 
     Parameters
     ----------
     method : str or array-like, default="tss"
-        - ``"tss"``: by chromosome then transcription start site (hg38), the
-          published SMT order (:func:`skconn.datasets._tss.gene_order`); genes
-          without a known TSS go last, in input order.
+        - ``"tss"``: by chromosome then transcription start site (hg38, the
+          5' end; see Notes), the published SMT order up to minus-strand
+          details (:func:`skconn.datasets._tss.gene_order`); genes without a
+          known TSS go last, in input order.
         - ``"expression"``: ascending mean expression over the fitted regions.
         - ``"random"``: a permutation drawn from ``random_state``.
         - ``"hierarchical"``: leaf order of average-linkage hierarchical
@@ -510,6 +567,14 @@ class GeneOrder(_GeneTransformer):
     See Also
     --------
     GeneSelector, RobustSigmoidScaler
+
+    Notes
+    -----
+    ``"tss"`` sorts each gene by its transcription start site, the 5' end (the
+    higher coordinate of a minus-strand gene), not by the lower coordinate of
+    its span. The published ``human_refgenome_ordered.csv`` may use the latter,
+    so the two orders may differ locally around minus-strand genes (not
+    verified; see :func:`skconn.datasets.gene_order`).
 
     Examples
     --------

@@ -45,8 +45,10 @@ class RegionImputer(VersionedStateMixin, TransformerMixin, BaseEstimator):
         Neighbours for ``"nearest"``.
     missing : array-like of str or bool, default=None
         The regions without samples: labels, or a boolean mask over the region
-        table. None reads a boolean ``sampled`` column of ``X.regions`` when
-        there is one, else the all-NaN rows of the feature table.
+        table (``[]`` for none). None reads the boolean ``sampled`` column that
+        ``make_pairs(connectome, missing="impute")`` adds to ``X.regions``;
+        without that column fitting raises, since the features of X are finite
+        (already imputed, or never missing) and cannot tell.
 
     Attributes
     ----------
@@ -101,9 +103,16 @@ class RegionImputer(VersionedStateMixin, TransformerMixin, BaseEstimator):
     def _missing_mask(self, X: RegionPairs) -> np.ndarray:
         n = X.n_regions
         if self.missing is None:
-            if "sampled" in X.regions.columns:
-                return ~X.regions["sampled"].to_numpy(dtype=bool)
-            return np.isnan(X._table.features[:n]).all(axis=1)
+            if "sampled" not in X.regions.columns:
+                # RegionPairs features are finite: imputed rows look sampled
+                raise ValueError(
+                    "RegionImputer(missing=None) reads the 'sampled' column of X.regions, "
+                    "which X lacks: build X with make_pairs(connectome, missing='impute') "
+                    "rather than from an already imputed connectome, or pass missing= (the "
+                    "unsampled region labels, connectome.labels[~connectome.sampled]; [] "
+                    "for none)"
+                )
+            return ~X.regions["sampled"].to_numpy(dtype=bool)
         given = np.asarray(self.missing)
         if given.dtype == bool:
             if given.shape != (n,):
@@ -129,6 +138,14 @@ class RegionImputer(VersionedStateMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            If ``missing`` is None and ``X.regions`` has no ``sampled`` column,
+            if ``missing`` names unknown regions, or X has no sampled region.
+        TypeError
+            If X is not a RegionPairs.
         """
         X = _require_pairs(self, X)
         if len(X) == 0:

@@ -31,6 +31,25 @@ def _split_halves(estimator, X: np.ndarray) -> int:
     return n_columns // 2
 
 
+def _region_names(pair_names, n_features: int):
+    """Region-level names of dense pair columns named ``<name>_i`` then ``<name>_j``.
+
+    The naming of :meth:`get_feature_names_out` (and so of a DataFrame built from
+    a transformed pair matrix); None for other or no column names.
+    """
+    if pair_names is None:
+        return None
+    first, second = list(pair_names[:n_features]), list(pair_names[n_features:])
+    if not all(str(n).endswith("_i") for n in first) or not all(
+        str(n).endswith("_j") for n in second
+    ):
+        return None
+    names = [str(n)[:-2] for n in first]
+    if names != [str(n)[:-2] for n in second]:
+        return None
+    return names
+
+
 def _with_names(transformer, features: np.ndarray, names=None):
     """Region features as the fitted ``transformer`` expects them: named if it was fitted so."""
     fitted_names = getattr(transformer, "feature_names_in_", None)
@@ -64,7 +83,9 @@ class _BaseRegionTransformer(VersionedStateMixin, TransformerMixin, BaseEstimato
         X : RegionPairs or array-like of shape (P, 2F)
             Region pairs. For a ``RegionPairs`` only the feature-table rows its
             pairs read are used (the training regions, as each variant shows
-            them); for a dense matrix, its distinct half-rows.
+            them); for a dense matrix, its distinct half-rows. A DataFrame
+            whose columns are ``<name>_i`` then ``<name>_j`` (the names of
+            :meth:`get_feature_names_out`) names the region features ``<name>``.
         y : None
             Ignored (targets are per pair, the transformer is per region).
 
@@ -93,7 +114,9 @@ class _BaseRegionTransformer(VersionedStateMixin, TransformerMixin, BaseEstimato
                 X = validate_data(self, X, dtype=float)
             n_features = _split_halves(self, X)
             halves = np.unique(np.vstack([X[:, :n_features], X[:, n_features:]]), axis=0)
-            transformer.fit(halves)
+            # a DataFrame with <name>_i/<name>_j columns names its region features
+            names = _region_names(getattr(self, "feature_names_in_", None), n_features)
+            transformer.fit(halves if names is None else pd.DataFrame(halves, columns=names))
         setattr(self, self._fitted_attribute, transformer)
         return self
 

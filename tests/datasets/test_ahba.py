@@ -399,3 +399,39 @@ def test_from_atlas_to_model_input(ahba, shared_data):
     X, y = make_pairs(c)
     assert X.shape == (30, 2 * expression.shape[1])
     np.testing.assert_array_equal(y, group.connectivity[X.pairs[:, 0], X.pairs[:, 1]])
+
+
+@pytest.fixture
+def stub_donors(monkeypatch):
+    """abagen.get_expression_data replaced by three small donor tables; its calls recorded."""
+    index = pd.Index([1, 2, 3], name="label")
+    tables = {
+        "d1": pd.DataFrame({"A": [0.1, 0.2, 0.9], "B": [0.5, 0.5, 0.5]}, index=index),
+        "d2": pd.DataFrame({"A": [0.3, 0.4, np.nan], "B": [0.6, 0.1, np.nan]}, index=index),
+        "d3": pd.DataFrame({"A": [0.8, 0.0, 0.7], "B": [0.7, 0.9, 0.1]}, index=index),
+    }
+    calls = []
+
+    def get_expression_data(atlas, atlas_info=None, **options):
+        calls.append(options)
+        return {donor: table.copy() for donor, table in tables.items()}
+
+    monkeypatch.setattr(abagen, "get_expression_data", get_expression_data)
+    return calls
+
+
+def test_donors_are_combined_by_agg_metric(stub_donors):
+    """agg_metric combines the donors too (d2 lacks region 3, which is skipped)."""
+    median = fetch_ahba_expression("atlas.nii.gz", stability=None, agg_metric="median")
+    assert stub_donors[-1]["agg_metric"] == "median"  # and abagen's within-donor samples
+    np.testing.assert_allclose(median.to_numpy(), [[0.3, 0.6], [0.2, 0.5], [0.8, 0.3]])
+    mean = fetch_ahba_expression("atlas.nii.gz", stability=None)
+    assert "agg_metric" not in stub_donors[-1]
+    np.testing.assert_allclose(mean.to_numpy(), [[0.4, 0.6], [0.2, 0.5], [0.8, 0.3]])
+    largest = fetch_ahba_expression("atlas.nii.gz", stability=None, agg_metric=np.max)
+    np.testing.assert_allclose(largest.to_numpy(), [[0.8, 0.7], [0.4, 0.9], [0.9, 0.5]])
+    assert median.index.tolist() == ["1", "2", "3"] and median.columns.tolist() == ["A", "B"]
+    calls = len(stub_donors)
+    with pytest.raises(ValueError, match="agg_metric must be 'mean', 'median' or a callable"):
+        fetch_ahba_expression("atlas.nii.gz", stability=None, agg_metric="max")
+    assert len(stub_donors) == calls  # refused before abagen runs

@@ -91,6 +91,25 @@ def test_a_label_leaking_across_the_midline_keeps_its_side():
     np.testing.assert_allclose(table.loc[1, ["x", "y", "z"]].to_numpy(float), centres[0])
 
 
+def test_a_region_with_no_voxel_on_its_declared_side_is_refused():
+    data = np.zeros((20, 10, 10), dtype=np.int16)
+    data[2:6, 2:6, 2:6] = 1  # x < 0
+    data[15:19, 2:6, 2:6] = 2  # x > 0
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[0, 3] = -20
+    img = nib.Nifti1Image(data, affine)
+    np.testing.assert_allclose(region_centroids(img, {1: "L", 2: "R"})["x"], [-13.0, 13.0])
+    # not the centre of the background (x = 0) nor of the other side
+    with pytest.raises(ValueError, match=r"1 region\(s\) declared R .*x >= 0.*ids \[1\]"):
+        region_centroids(img, {1: "R", 2: "R"})
+    with pytest.raises(ValueError, match=r"1 region\(s\) declared L .*x < 0.*ids \[2\]"):
+        region_centroids(img, {1: "L", 2: "L"})
+    info = pd.DataFrame({"id": [1, 2], "label": ["a", "b"], "hemisphere": ["R", "L"]})
+    with pytest.raises(ValueError, match=r"declared (R|L) have no voxel"):
+        expression = pd.DataFrame({"G1": [0.1, 0.2]}, index=[1, 2])
+        connectome_from_atlas(img, expression, np.eye(2), atlas_info=info)
+
+
 def test_connectome_from_atlas(real, tmp_path):
     c = real["connectome"]
     expression = c.expression.iloc[::-1]  # any row order: matched by label

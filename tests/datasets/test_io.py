@@ -68,6 +68,26 @@ def test_subject_connectivity_round_trips(hcp100_small, tmp_path):
     assert copy.subject_connectivity.shape == (3, n, n)
 
 
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ["001", "002", "010", "100", "1e3", "2.50"],  # zero-padded and number-like
+        ["NA", "nan", "NULL", "None", "n/a", "-"],  # pandas' missing-value markers
+    ],
+)
+def test_labels_round_trip_as_written(hcp100_small, tmp_path, labels):
+    sub = hcp100_small.subset(np.arange(6))
+    expression = sub.expression.set_axis(labels, axis=0)
+    expression.iloc[2] = np.nan  # an unsampled region stays unsampled
+    c = Connectome(sub.regions.assign(label=labels), expression, sub.connectivity)
+    save_connectome(c, tmp_path)
+    copy = load_connectome(tmp_path)
+    assert copy.labels.tolist() == labels
+    assert copy.expression.index.tolist() == labels
+    assert copy == c
+    assert copy.sampled.tolist() == [True, True, False, True, True, True]
+
+
 def test_folder_name_is_the_default_name(hcp100_small, tmp_path):
     save_connectome(hcp100_small, tmp_path / "my_dataset")
     assert load_connectome(tmp_path / "my_dataset").name == "my_dataset"

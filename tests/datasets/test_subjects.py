@@ -138,3 +138,49 @@ def test_connectome_accepts_upper_triangles_and_mask(ukbb100):
     with pytest.raises(ValueError, match="upper_triangles, mask"):
         Connectome(ukbb100.regions, ukbb100.expression, ukbb100.connectivity,
                    subject_connectivity=(upper,))
+
+
+def test_pandas_default_labels_are_read_as_labels(group, tmp_path):
+    """``pandas.DataFrame(fc).to_csv()`` writes integer labels under an empty corner."""
+    fc = _subjects(group, 3)[:, :6, :6]
+    fc[1][np.diag_indices(6)] = np.nan  # a missing diagonal too
+    for s, matrix in enumerate(fc):
+        pd.DataFrame(matrix).to_csv(tmp_path / f"sub-{s}.csv")
+    loaded = load_subject_connectivity(tmp_path)
+    assert loaded.shape == (3, 6, 6)
+    np.testing.assert_allclose(loaded, fc, rtol=1e-12, equal_nan=True)
+    # the integer labels are labels: reordered to labels given as strings
+    order = [5, 3, 1, 0, 2, 4]
+    reordered = load_subject_connectivity(tmp_path, labels=[str(k) for k in order])
+    np.testing.assert_allclose(reordered, fc[:, order][:, :, order], equal_nan=True)
+    # atlas ids as labels, in the file's own order
+    ids = [11, 12, 13, 14, 15, 16]
+    pd.DataFrame(fc[0], index=ids, columns=ids).to_csv(tmp_path / "sub-0.csv")
+    loaded = load_subject_connectivity(tmp_path, pattern="sub-0.csv")
+    np.testing.assert_allclose(loaded[0], fc[0], rtol=1e-12, equal_nan=True)
+
+
+def test_header_option_and_ambiguous_files(group, tmp_path):
+    fc = _subjects(group, 1)[0, :5, :5]
+    fc[np.diag_indices(5)] = np.nan
+    # a plain matrix with a missing diagonal: its first row repeats its first column
+    pd.DataFrame(fc).to_csv(tmp_path / "plain.csv", header=False, index=False)
+    plain = load_subject_connectivity(tmp_path)
+    np.testing.assert_allclose(plain[0], fc, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(
+        load_subject_connectivity(tmp_path, header=False)[0], fc, rtol=1e-12, equal_nan=True
+    )
+    # forced: the first row and column read as labels
+    forced = load_subject_connectivity(tmp_path, header=True)
+    np.testing.assert_allclose(forced[0], fc[1:, 1:], rtol=1e-12, equal_nan=True)
+    # only the corner empty on the diagonal: labels that do not repeat, or a mistake
+    corner = _subjects(group, 1)[0, :5, :5]
+    corner[0, 0] = np.nan
+    pd.DataFrame(corner).to_csv(tmp_path / "plain.csv", header=False, index=False)
+    with pytest.raises(ValueError, match=r"plain\.csv: the top-left cell is empty.*header="):
+        load_subject_connectivity(tmp_path)
+    np.testing.assert_allclose(
+        load_subject_connectivity(tmp_path, header=False)[0], corner, equal_nan=True
+    )
+    with pytest.raises(TypeError, match="header must be True, False or None"):
+        load_subject_connectivity(tmp_path, header="yes")

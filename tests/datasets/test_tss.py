@@ -1,6 +1,7 @@
 """The packaged TSS table, its build script and gene_order."""
 
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,17 @@ def test_tss_order_keeps_unknown_genes_at_the_end(hcp100):
     ranked = tss.loc[genes[order[:n_known]]]
     rank = ranked["chromosome"].map({c: k for k, c in enumerate(CHROMS)}).to_numpy()
     assert np.all(np.diff(rank * 10**10 + ranked["tss"].to_numpy()) >= 0)
+
+
+def test_tss_order_warns_when_no_gene_is_known():
+    unknown = ["x0", "x1", "x2"]  # e.g. generated column names instead of gene symbols
+    with pytest.warns(UserWarning, match=r"none of the 3 genes is in the TSS table"):
+        order = gene_order(unknown)
+    np.testing.assert_array_equal(order, [0, 1, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gene_order(["x0", "PVALB", "GAD1"]).tolist() == [2, 1, 0]
+        assert gene_order([]).tolist() == []
 
 
 def test_other_orders():

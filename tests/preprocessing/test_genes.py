@@ -33,7 +33,7 @@ from .test_region import _expected_failed_checks, _region_fold_cv
     [
         GeneSelector(n_top_variance=1),
         RobustSigmoidScaler(),
-        GeneOrder(),
+        GeneOrder("expression"),  # "tss" needs gene names, which the checks' arrays lack
         GeneOrder("hierarchical"),
         GeneOrder("kmeans_bins", bin_size=2, random_state=0),
     ],
@@ -140,6 +140,21 @@ def test_stability_selection_on_training_regions(donors, split, hcp100):
     assert set(both.transform(train).feature_names) <= set(kept)
 
 
+def test_donor_tables_must_be_indexed_by_the_region_labels(donors, split, hcp100):
+    train, _, regions = split
+    by_position = {k: t.reset_index(drop=True) for k, t in donors.items()}  # e.g. atlas order
+    with pytest.raises(ValueError, match=r"share 0 of the 80 training regions.*region labels"):
+        GeneSelector(stability=by_position).fit(train)
+    # one shared training region is not enough either (stability needs two)
+    one = {k: t.iloc[[regions[5]]] for k, t in donors.items()}
+    one["donor0"] = donors["donor0"].iloc[[regions[5], regions[6]]]
+    with pytest.raises(ValueError, match=r"share 1 of the 80 training regions"):
+        GeneSelector(stability=one, min_stability=-1).fit(train)
+    # two shared training regions suffice
+    two = {k: t.iloc[[regions[5], regions[6]]] for k, t in donors.items()}
+    assert GeneSelector(stability=two, min_stability=-1).fit(train).stability_.notna().all()
+
+
 def _srs_by_hand(values):
     median = np.median(values, axis=0)
     q75, q25 = np.percentile(values, [75, 25], axis=0)
@@ -185,6 +200,51 @@ def test_gene_orders(split, hcp100):
     np.testing.assert_array_equal(explicit.order_, np.arange(len(genes))[::-1])
     Xt = explicit.transform(train)
     np.testing.assert_array_equal(Xt.region_features(), hcp100.expression.to_numpy()[:, ::-1])
+
+
+def test_dense_input_names_genes_by_its_pair_columns(split, hcp100):
+    """A DataFrame with <gene>_i/<gene>_j columns (the dense export's names) names its genes."""
+    train, _, _ = split
+    columns = [f"{g}_i" for g in hcp100.genes] + [f"{g}_j" for g in hcp100.genes]
+    dense = pd.DataFrame(np.asarray(train), columns=columns)
+    tss = GeneOrder("tss").fit(dense)
+    np.testing.assert_array_equal(tss.order_, GeneOrder("tss").fit(train).order_)
+    assert not np.array_equal(tss.order_, np.arange(hcp100.n_genes))
+    ordered = hcp100.genes[tss.order_]
+    assert tss.get_feature_names_out().tolist() == [f"{g}_i" for g in ordered] + [
+        f"{g}_j" for g in ordered
+    ]
+    wanted = ["PVALB", "SST", "NOT_A_GENE", "RORB"]
+    selector = GeneSelector(genes=wanted).fit(dense)
+    np.testing.assert_array_equal(selector.support_, GeneSelector(genes=wanted).fit(train).support_)
+    np.testing.assert_array_equal(
+        selector.transform(dense),
+        np.asarray(GeneSelector(genes=wanted).fit(train).transform(train)),
+    )
+
+
+def test_name_based_criteria_refuse_a_plain_matrix(split, hcp100):
+    train, _, _ = split
+    plain = np.asarray(train)
+    for named in (
+        pd.DataFrame(plain),  # integer column names
+        pd.DataFrame(plain, columns=[f"{g}_{side}" for side in "LR" for g in hcp100.genes]),
+    ):
+        with pytest.raises(ValueError, match=r"GeneOrder\('tss'\) works on gene names"):
+            GeneOrder("tss").fit(named)
+    with pytest.raises(ValueError, match=r"GeneOrder\('tss'\) works on gene names.*<gene>_i"):
+        GeneOrder("tss").fit(plain)
+    with pytest.raises(ValueError, match=r"GeneOrder\(<symbols>\) works on gene names"):
+        GeneOrder(hcp100.genes[::-1].tolist()).fit(plain)
+    with pytest.raises(ValueError, match=r"GeneSelector\(genes=...\) works on gene names"):
+        GeneSelector(genes=["GAD1"]).fit(plain)
+    stability = pd.Series(0.5, index=hcp100.genes)
+    with pytest.raises(ValueError, match=r"GeneSelector\(stability=...\) works on gene names"):
+        GeneSelector(stability=stability).fit(plain)
+    # position-based methods need no names
+    reverse = np.arange(hcp100.n_genes)[::-1]
+    np.testing.assert_array_equal(GeneOrder(reverse.tolist()).fit(plain).order_, reverse)
+    assert GeneSelector(n_top_variance=3).fit(plain).support_.sum() == 3
 
 
 def _neighbour_correlation(values, order):

@@ -84,9 +84,27 @@ def test_missing_from_a_sampled_column_or_a_mask(data, hcp400):
     by_mask = RegionImputer(missing=~hcp400.sampled).fit(X).transform(X).region_features()
     np.testing.assert_array_equal(by_column, by_label)
     np.testing.assert_array_equal(by_mask, by_label)
-    # no column and finite features: nothing is missing, nothing changes
+    # fitted on every region it is the transductive imputation: nothing changes
     unchanged = RegionImputer().fit(X).transform(X).region_features()
     np.testing.assert_array_equal(unchanged, X.region_features())
+
+
+def test_no_sampled_column_needs_missing(hcp400):
+    """An already imputed connectome's pairs have finite rows and no ``sampled`` column."""
+    imputed, _ = make_pairs(impute_missing_regions(hcp400), order="upper")
+    assert "sampled" not in imputed.regions.columns
+    train = imputed[(imputed.pairs < 300).all(axis=1)]
+    with pytest.raises(ValueError, match=r"'sampled' column of X.regions.*missing='impute'"):
+        RegionImputer().fit(train)
+    missing = hcp400.labels[~hcp400.sampled].tolist()
+    imputer = RegionImputer(missing=missing).fit(train)
+    assert imputer.missing_.sum() == len(missing) == 49
+    rows = np.flatnonzero(~hcp400.sampled)
+    refilled = imputer.transform(imputed).region_features(rows)
+    assert not np.allclose(refilled, imputed.region_features(rows))  # training regions only
+    # nothing missing, said explicitly
+    unchanged = RegionImputer(missing=[]).fit(train).transform(imputed)
+    np.testing.assert_array_equal(unchanged.region_features(), imputed.region_features())
 
 
 def test_errors(data, hcp400):

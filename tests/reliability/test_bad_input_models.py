@@ -393,7 +393,7 @@ TRANSFORMERS = {
     "RegionTransformer": lambda **kw: RegionTransformer(**{"transformer": StandardScaler(),
                                                            **kw}),
     "RegionPCA": lambda **kw: RegionPCA(**{"n_components": 3, **kw}),
-    "RegionImputer": lambda **kw: RegionImputer(**kw),
+    "RegionImputer": lambda **kw: RegionImputer(**{"missing": [], **kw}),  # no 'sampled' column
     "GeneSelector": lambda **kw: GeneSelector(**{"n_top_variance": 5, **kw}),
     "RobustSigmoidScaler": lambda **kw: RobustSigmoidScaler(**kw),
     "GeneOrder": lambda **kw: GeneOrder(**{"method": "kmeans_bins", "bin_size": 7,
