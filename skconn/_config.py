@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import numbers
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,35 @@ __all__ = ["BenchmarkConfig"]
 
 _DEFAULT_MODELS = ("exp_decay", "connectome_model", "pls_bilinear", "low_rank")
 
+#: Fields by expected type (``autocast`` is checked on its own).
+_INT_FIELDS = ("repeats", "folds", "n_iter", "inner_folds", "nulls", "n_spins", "seed", "n_jobs")
+_STR_FIELDS = ("data", "search", "device", "output")
+_PATH_FIELDS = ("data", "output")
+_LIST_FIELDS = ("models", "splits")
+
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n",
+                 "\f": "\\f", "\r": "\\r"}
+
+
+def _toml_string(text: str) -> str:
+    r"""A TOML basic string: UTF-8 kept as is (any plane), only what TOML forbids escaped.
+
+    Examples
+    --------
+    >>> from skconn._config import _toml_string
+    >>> print(_toml_string('say "hi"\t🧠'))
+    "say \"hi\"\t🧠"
+    """
+    out = []
+    for char in text:
+        if char in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
 
 def _toml_value(value) -> str:
     if isinstance(value, bool):
@@ -25,7 +56,7 @@ def _toml_value(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return _toml_string(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
@@ -60,6 +91,8 @@ class BenchmarkConfig:
         Spins screened for the K best CGE-matched nulls.
     seed : int, default=0
     n_jobs : int, default=1
+        Parallel folds through joblib; negative as in joblib (-1: every core,
+        -2: all but one); not 0.
     device : str, default="auto"
         Device of the neural models.
     autocast : {"auto", True, False}, default="auto"
@@ -94,16 +127,18 @@ class BenchmarkConfig:
     output: str = "skconn-results"
 
     def __post_init__(self) -> None:
-        self.models = list(self.models)
-        self.splits = list(self.splits)
+        self._check_types()
         bad = [s for s in self.splits if s not in ("random", "spatial")]
         if bad or not self.splits:
             raise ValueError(f"splits must be among 'random', 'spatial'; got {self.splits}")
         if self.search not in ("none", "grid", "random"):
             raise ValueError(f"search must be 'none', 'grid' or 'random', got {self.search!r}")
-        for name in ("repeats", "n_iter", "n_spins", "n_jobs"):
-            if int(getattr(self, name)) < 1 and not (name == "n_jobs" and self.n_jobs == -1):
+        for name in ("repeats", "n_iter", "n_spins"):
+            if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs must not be 0: a number of parallel jobs, or negative "
+                             "as in joblib (-1: every core, -2: all but one, ...)")
         if self.folds < 2 or self.inner_folds < 2:
             raise ValueError(f"folds and inner_folds must be >= 2, got {self.folds}, "
                              f"{self.inner_folds}")
@@ -113,6 +148,34 @@ class BenchmarkConfig:
             raise ValueError("models must name at least one model")
         if not (isinstance(self.autocast, bool) or self.autocast == "auto"):
             raise ValueError(f"autocast must be 'auto', true or false, got {self.autocast!r}")
+
+    def _check_types(self) -> None:
+        """Each field of its type (a TypeError naming the key), normalised in place.
+
+        Integers: any integral number but a bool, stored as ``int``; ``data`` and
+        ``output``: a string or path, stored as ``str``; ``models`` and ``splits``:
+        a list or tuple of strings, stored as a list.
+        """
+        for name in _INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an integer, got {value!r} "
+                                f"({type(value).__name__})")
+            setattr(self, name, int(value))
+        for name in _STR_FIELDS:
+            value = getattr(self, name)
+            if name in _PATH_FIELDS and isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a string, got {value!r} "
+                                f"({type(value).__name__})")
+            setattr(self, name, value)
+        for name in _LIST_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise TypeError(f"{name} must be a list of strings, got {value!r} "
+                                f"({type(value).__name__})")
+            setattr(self, name, list(value))
 
     # ------------------------------------------------------------------ (de)serialising
     def to_dict(self) -> dict:
@@ -140,7 +203,7 @@ class BenchmarkConfig:
     @classmethod
     def from_toml(cls, path: str | Path) -> BenchmarkConfig:
         """Read a configuration file written by :meth:`to_toml` (or by hand)."""
-        return cls.from_toml_text(Path(path).read_text())
+        return cls.from_toml_text(Path(path).read_text(encoding="utf-8"))
 
     def fingerprint(self) -> str:
         """Hash of what determines each fold's result.
