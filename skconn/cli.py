@@ -53,19 +53,28 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"comma-separated, among {','.join(MODELS)}; "
                             f"default {','.join(defaults.models)}")
     bench.add_argument("--split", dest="splits", type=_csv,
-                       help="random, spatial or random,spatial; default random")
+                       help="random, spatial or random,spatial; "
+                            f"default {','.join(defaults.splits)}")
     bench.add_argument("--repeats", type=int, help=f"outer repeats (default {defaults.repeats})")
     bench.add_argument("--folds", type=int, help=f"outer folds (default {defaults.folds})")
     bench.add_argument("--search", choices=("none", "grid", "random"),
-                       help="inner hyperparameter search (default none)")
-    bench.add_argument("--n-iter", type=int, help="candidates of the random search")
-    bench.add_argument("--inner-folds", type=int, help="inner region folds (default 3)")
+                       help=f"inner hyperparameter search (default {defaults.search})")
+    bench.add_argument("--n-iter", type=int,
+                       help=f"candidates of the random search (default {defaults.n_iter})")
+    bench.add_argument("--inner-folds", type=int,
+                       help=f"inner region folds (default {defaults.inner_folds})")
     bench.add_argument("--nulls", type=int,
-                       help="K CGE-matched spin nulls, one per repeat (default 0: none)")
-    bench.add_argument("--n-spins", type=int, help="spins screened for the nulls")
-    bench.add_argument("--seed", type=int, help="seed of the first repeat (default 0)")
-    bench.add_argument("--n-jobs", type=int, help="parallel folds through joblib")
-    bench.add_argument("--device", help="device of neural models (auto, cpu, cuda)")
+                       help="K CGE-matched spin nulls, one per repeat; 0: none "
+                            f"(default {defaults.nulls})")
+    bench.add_argument("--n-spins", type=int,
+                       help=f"spins screened for the nulls (default {defaults.n_spins})")
+    bench.add_argument("--seed", type=int,
+                       help=f"seed of the first repeat (default {defaults.seed})")
+    bench.add_argument("--n-jobs", type=int,
+                       help="parallel folds through joblib; negative as in joblib (-1: every "
+                            f"core, -2: all but one), not 0 (default {defaults.n_jobs})")
+    bench.add_argument("--device",
+                       help=f"device of neural models: auto, cpu, cuda (default {defaults.device})")
     bench.add_argument("--autocast", type=_autocast,
                        help="bf16 autocast of neural models: auto (CUDA only, default), "
                             "on (any device: faster on CPUs with bf16 instructions), off")
@@ -89,7 +98,11 @@ def _benchmark(args: argparse.Namespace) -> int:
     from .benchmark import format_summary, run_job, summarize
 
     start = time.perf_counter()
-    config = _config(args)
+    try:
+        config = _config(args)
+    except TypeError as exc:  # a wrong type in a --config file: the key is named
+        print(f"skconn: error: {exc}", file=sys.stderr)
+        return 2
     if not args.quiet:
         print(f"# skconn {__version__} benchmark -> {config.output}", file=sys.stderr)
     folds = run_job(config, progress=not args.quiet)

@@ -137,3 +137,42 @@ def test_python_dash_m_entry_point():
     done = subprocess.run([sys.executable, "-m", "skconn", "benchmark", "--help"],
                           capture_output=True, text=True, check=True)
     assert "--split" in done.stdout and "--nulls" in done.stdout and "--config" in done.stdout
+
+
+def _benchmark_help() -> str:
+    sub = next(a for a in _parser()._actions if a.dest == "command")
+    return " ".join(sub.choices["benchmark"].format_help().split())
+
+
+def test_help_shows_the_real_defaults():
+    text = _benchmark_help()
+    defaults = BenchmarkConfig()
+    assert "default 0: none" not in text
+    for flag, value in (("--nulls", defaults.nulls), ("--n-spins", defaults.n_spins),
+                        ("--repeats", defaults.repeats), ("--folds", defaults.folds),
+                        ("--n-iter", defaults.n_iter), ("--inner-folds", defaults.inner_folds),
+                        ("--seed", defaults.seed), ("--n-jobs", defaults.n_jobs),
+                        ("--search", defaults.search), ("--device", defaults.device),
+                        ("--split", ",".join(defaults.splits))):
+        after = text.split(f"{flag} ", 2)[2]  # past the usage line, at the flag's help
+        help_of_flag = after.split(" --", 1)[0]
+        assert f"(default {value})" in help_of_flag or f"default {value}" in help_of_flag, flag
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('repeats = "1"', "repeats"), ('folds = "3"', "folds"), ("repeats = 2.5", "repeats"),
+    ("seed = 1.5", "seed"), ('models = "exp_decay"', "models"),
+])
+def test_config_file_with_wrong_types_is_an_error_naming_the_key(tmp_path, capsys, text, key):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text + "\n")
+    assert main(["benchmark", "--config", str(bad), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skconn: error:") and f"{key} must be" in err
+    assert "Traceback" not in err and "['e', 'x'" not in err
+
+
+def test_negative_n_jobs_are_accepted_zero_is_not(tmp_path, capsys):
+    assert _config(_parser().parse_args(["benchmark", "--n-jobs", "-2"])).n_jobs == -2
+    assert main(["benchmark", "--n-jobs", "0", "--output", str(tmp_path / "o")]) == 2
+    assert "n_jobs must not be 0" in capsys.readouterr().err
