@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
@@ -18,7 +19,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
 from . import __version__
-from ._atomic import atomic_write
+from ._atomic import atomic_write, remove_stale_temp_files
 from ._config import BenchmarkConfig
 from .datasets import Connectome, load_connectome, load_default
 from .metrics import REPORT_KEYS, pearson_scorer, score_report
@@ -29,6 +30,7 @@ __all__ = [
     "MODELS",
     "BenchmarkConfig",
     "ModelSpec",
+    "dataset_fingerprint",
     "format_summary",
     "load_dataset",
     "make_model",
@@ -409,17 +411,85 @@ def _save_fold(runs: Path, key: str, row: dict, predictions: dict) -> None:
     atomic_write(runs / f"{key}.json", lambda p: p.write_text(json.dumps(row, default=float)))
 
 
-def _check_output(out: Path, config: BenchmarkConfig) -> Path:
-    runs = out / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
+def _check_fingerprint(out: Path, config: BenchmarkConfig) -> bool:
+    """Refuse a folder holding a run of another configuration.
+
+    Returns whether it holds one of this configuration (its ``fingerprint.txt``
+    written by a run that got as far as its first fold).
+    """
     stamp = out / "fingerprint.txt"
-    if stamp.exists() and stamp.read_text().strip() != config.fingerprint():
+    if not stamp.exists():
+        return False
+    if stamp.read_text().strip() != config.fingerprint():
         raise ValueError(
             f"{out} holds a run with a different configuration; choose another --output "
             "(or delete the folder) to start a new run"
         )
-    atomic_write(stamp, lambda p: p.write_text(config.fingerprint() + "\n"))
-    return runs
+    return True
+
+
+def dataset_fingerprint(connectome: Connectome) -> str:
+    """Hash of a dataset's content: what the benchmark's folds are computed from.
+
+    Region labels, hemispheres, structures and centroids, gene names, the
+    expression and the connectivity (not the name, nor subject-level data).
+
+    Parameters
+    ----------
+    connectome : Connectome
+
+    Returns
+    -------
+    str
+        16 hexadecimal digits.
+
+    Examples
+    --------
+    >>> from skconn.benchmark import dataset_fingerprint
+    >>> from skconn.datasets import make_toy_connectome
+    >>> a, b = make_toy_connectome(20, 4), make_toy_connectome(20, 4, random_state=1)
+    >>> dataset_fingerprint(a) == dataset_fingerprint(make_toy_connectome(20, 4))
+    True
+    >>> dataset_fingerprint(a) == dataset_fingerprint(b)
+    False
+    """
+    digest = hashlib.sha256()
+
+    def add(tag: str, data: bytes) -> None:
+        digest.update(f"{tag}:{len(data)}:".encode() + data)
+
+    def text(values) -> bytes:
+        return json.dumps([str(v) for v in values]).encode()
+
+    def floats(values) -> bytes:
+        return np.ascontiguousarray(values, dtype="<f8").tobytes()
+
+    regions = connectome.regions
+    add("labels", text(connectome.labels))
+    add("hemisphere", text(regions["hemisphere"]))
+    add("structure", text(regions["structure"]))
+    add("coords", floats(connectome.coords))
+    add("genes", text(connectome.genes))
+    add("expression", floats(connectome.expression.to_numpy()))
+    add("connectivity", floats(connectome.connectivity))
+    return digest.hexdigest()[:16]
+
+
+def _check_dataset(out: Path, digest: str) -> None:
+    stamp = out / "dataset.txt"
+    if stamp.exists() and stamp.read_text().strip() != digest:
+        raise ValueError(
+            f"{out} holds a run on different data (dataset stamp {stamp.read_text().strip()}, "
+            f"this dataset {digest}); choose another --output (or delete the folder) to start "
+            "a new run"
+        )
+
+
+def _write_stamps(out: Path, config: BenchmarkConfig, digest: str) -> None:
+    """Mark the folder as this configuration's on this dataset (once it can run folds)."""
+    for name, value in (("fingerprint.txt", config.fingerprint()), ("dataset.txt", digest)):
+        if not (out / name).exists():
+            atomic_write(out / name, lambda p, v=value: p.write_text(v + "\n"))
 
 
 def write_null_figure(path: Path, connectome, diagnostics, spins) -> None:
@@ -433,19 +503,73 @@ def write_null_figure(path: Path, connectome, diagnostics, spins) -> None:
     plt.close(fig)
 
 
-def _null_permutations(connectome: Connectome, config: BenchmarkConfig, out: Path):
+def cge_curve_table(connectome: Connectome, diagnostics: pd.DataFrame, spins: np.ndarray,
+                    kept: np.ndarray, n_show: int = 3) -> pd.DataFrame:
+    """The data of ``cge_distance.png``: binned CGE-distance curves and their fits.
+
+    One row per curve and distance bin: the true data, the nulls the figure draws
+    (best and worst ``n_show``) and the kept nulls.
+
+    Parameters
+    ----------
+    connectome : Connectome
+    diagnostics : pandas.DataFrame
+        Of :func:`skconn.nulls.cge_matched_spins` (with its ``attrs``).
+    spins : ndarray of shape (n_spins, R)
+        All spins screened.
+    kept : ndarray of shape (K, R)
+        The nulls kept, null ``k`` in row ``k``.
+    n_show : int, default=3
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``curve`` (``"true"`` or ``"null"``), ``spin`` (-1 for the true
+        data), ``rank``, ``null_index`` (as in ``folds.csv``; -1 if not kept),
+        ``shown`` (``"best"``, ``"worst"`` or ``""``), ``distance`` (bin centre,
+        mm), ``mean_cge`` and the fitted curve parameters of the curve.
+    """
+    from .nulls import CURVE_PARAMETERS, DistanceBins
+    from .plotting._nulls import shown_nulls
+
+    curve, true = diagnostics.attrs["curve"], diagnostics.attrs["true"]
+    centers = np.asarray(curve["centers"], dtype=float)
+    best, worst = shown_nulls(diagnostics, n_show)
+    null_index = {int(np.flatnonzero((spins == p).all(axis=1))[0]): k for k, p in enumerate(kept)}
+    shown = {**{int(i): "worst" for i in worst}, **{int(i): "best" for i in best}}
+    chosen = list(dict.fromkeys([*best, *worst, *null_index]))
+    bins = DistanceBins.from_distances(connectome.distances())
+    means = bins.means(connectome.cge(), spins[chosen]) if chosen else np.empty((0, 0))
+    frames = [pd.DataFrame({"curve": "true", "spin": -1, "rank": -1, "null_index": -1,
+                            "shown": "", "distance": centers, "mean_cge": curve["means"],
+                            **{k: true[k] for k in CURVE_PARAMETERS}})]
+    for spin, row in zip(chosen, means, strict=True):
+        fit = diagnostics.loc[spin]
+        frames.append(pd.DataFrame({
+            "curve": "null", "spin": int(spin), "rank": int(fit["rank"]),
+            "null_index": null_index.get(int(spin), -1), "shown": shown.get(int(spin), ""),
+            "distance": bins.centers, "mean_cge": row,
+            **{k: fit[k] for k in CURVE_PARAMETERS}}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _null_permutations(connectome: Connectome, config: BenchmarkConfig, out: Path,
+                       reuse: bool):
+    """The job's nulls; the saved ones only if ``reuse`` (the folder's stamp matched)."""
     if config.nulls == 0:
         return None
     from .nulls import cge_matched_spins
 
     cached = out / "nulls.npz"
-    if cached.exists():
+    if reuse and cached.exists():
         return np.load(cached)["permutations"]
     perms, diagnostics, spins = cge_matched_spins(
         connectome, n_spins=config.n_spins, k=config.nulls, random_state=config.seed,
         n_jobs=config.n_jobs, return_all=True,
     )
     atomic_write(out / "null_diagnostics.csv", lambda p: diagnostics.to_csv(p, index=False))
+    table = cge_curve_table(connectome, diagnostics, spins, perms)
+    atomic_write(out / "cge_curve.csv", lambda p: table.to_csv(p, index=False))
     write_null_figure(out / "cge_distance.png", connectome, diagnostics, spins)
     # written last: its presence means the nulls (and their figure) are complete
     atomic_write(cached, lambda p: np.savez(p.open("wb"), permutations=perms))
@@ -465,7 +589,18 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     holds ``folds.csv`` (tidy, one row per model × split × repeat × fold × data, where
     data is ``"observed"`` or ``"spin-null"``),
     ``summary.csv`` / ``summary.md`` (mean ± SD and number of runs), ``config.toml``
-    (the configuration, package version and resolved options) and the figures.
+    (the configuration, package version and resolved options; written when the
+    folds start, so that an interrupted run can be rerun from it, and again at the
+    end with where each model ran) and the figures (with ``predictions.csv`` and,
+    with nulls, ``cge_curve.csv``: the data they show).
+
+    ``fingerprint.txt`` (:meth:`BenchmarkConfig.fingerprint`) and ``dataset.txt``
+    (:func:`dataset_fingerprint` of the data, after dropping unsampled regions)
+    mark the folder once the data, nulls and folds were built, so a run that fails
+    before leaves the folder free; a later run with another configuration or on
+    other data is refused with a ValueError. A folder lacking ``dataset.txt``
+    (written by an older skconn) gets it. Temporary files left by a killed run are
+    removed at the start.
 
     Parameters
     ----------
@@ -498,7 +633,7 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(MODELS)}")
     out = Path(config.output)
-    runs = _check_output(out, config)
+    resuming = _check_fingerprint(out, config)
     if connectome is None:
         connectome = load_dataset(config.data)
     if not connectome.sampled.all():
@@ -507,8 +642,18 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
         warnings.warn(f"dropping {len(unsampled)} region(s) without expression: {unsampled[:5]}",
                       UserWarning, stacklevel=2)
         connectome = connectome.subset(connectome.sampled)
-    perms = _null_permutations(connectome, config, out)
+    digest = dataset_fingerprint(connectome)
+    _check_dataset(out, digest)
+    runs = out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    for folder in (out, runs):  # left by a run killed while writing
+        remove_stale_temp_files(folder)
+    perms = _null_permutations(connectome, config, out, reuse=resuming)
     tasks = list(_tasks(connectome, config, perms))
+    # stamped only now that the data, nulls and folds were built: a run that failed
+    # before (bad path, too few spins or regions) leaves the folder free for the fix
+    _write_stamps(out, config, digest)
+    _write_config(out, config, connectome)
     todo = [t for t in tasks if not (runs / f"{t[0]}.json").exists()]
     n_total = len(tasks)
     bar = tqdm(total=n_total, initial=n_total - len(todo), disable=not progress,
@@ -544,6 +689,31 @@ def _with_new_metrics(runs: Path, keys, rows: list[dict], connectome) -> list[di
     return rows
 
 
+def _write_config(out: Path, config: BenchmarkConfig, connectome,
+                  folds: pd.DataFrame | None = None) -> None:
+    """``config.toml``: the configuration, package version and resolved options; with
+    the per-fold table, also where each model's folds ran (``ran_on_<model>``)."""
+    resolved = {
+        "version": __version__,
+        "dataset": str(connectome.name),
+        "n_regions": int(connectome.n_regions),
+        "n_genes": int(connectome.n_genes),
+        "fingerprint": config.fingerprint(),
+        "dataset_fingerprint": dataset_fingerprint(connectome),
+        **{f"params_{m}": json.dumps(resolved_params(
+            make_model(m, config.seed, config.device, config.autocast)))
+           for m in config.models},
+        **{f"grid_{m}": json.dumps(MODELS[m].grid) for m in config.models},
+    }
+    if folds is not None and "device" in folds:
+        # where the folds ran: a folder can be finished on other devices or in another precision
+        resolved.update({f"ran_on_{m}": sorted(set(folds.loc[folds["model"] == m, "device"]
+                                                   .dropna()))
+                         for m in config.models})
+    atomic_write(out / "config.toml",
+                 lambda p: p.write_text(config.to_toml(resolved), encoding="utf-8"))
+
+
 def _write_reports(out: Path, config: BenchmarkConfig, connectome, keys) -> pd.DataFrame:
     from .plotting import write_result_figures
 
@@ -564,20 +734,6 @@ def _write_reports(out: Path, config: BenchmarkConfig, connectome, keys) -> pd.D
              if f"{m}_mean" in table]
     text = format_summary(table, shown)
     atomic_write(out / "summary.md", lambda p: p.write_text(text + "\n"))
-    resolved = {
-        "version": __version__,
-        "dataset": str(connectome.name),
-        "n_regions": int(connectome.n_regions),
-        "n_genes": int(connectome.n_genes),
-        "fingerprint": config.fingerprint(),
-        **{f"params_{m}": json.dumps(resolved_params(
-            make_model(m, config.seed, config.device, config.autocast)))
-           for m in config.models},
-        **{f"grid_{m}": json.dumps(MODELS[m].grid) for m in config.models},
-        # where the folds ran: a folder can be finished on other devices or in another precision
-        **{f"ran_on_{m}": sorted(set(folds.loc[folds["model"] == m, "device"].dropna()))
-           for m in config.models if "device" in folds},
-    }
-    atomic_write(out / "config.toml", lambda p: p.write_text(config.to_toml(resolved)))
+    _write_config(out, config, connectome, folds)
     write_result_figures(out, folds, connectome)
     return folds

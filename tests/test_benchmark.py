@@ -7,6 +7,7 @@ import pytest
 from skconn.benchmark import (
     MODELS,
     BenchmarkConfig,
+    dataset_fingerprint,
     make_model,
     resolved_params,
     run_benchmark,
@@ -188,3 +189,159 @@ def test_autocast_reaches_the_neural_models_and_is_recorded_per_fold():
     assert BenchmarkConfig(autocast=True).fingerprint() == BenchmarkConfig().fingerprint()
     config = BenchmarkConfig(autocast=True)
     assert BenchmarkConfig.from_toml_text(config.to_toml()) == config
+
+
+# ------------------------------------------------------------- the output folder's stamps
+def _toy(seed=0):
+    from skconn.datasets import make_toy_connectome
+
+    return make_toy_connectome(24, 5, random_state=seed)
+
+
+def _toy_config(out, **kwargs):
+    return BenchmarkConfig(**{"models": ["exp_decay"], "repeats": 1, "folds": 3, "nulls": 0,
+                              "output": str(out), **kwargs})
+
+
+@pytest.mark.parametrize(("bad", "error"), [
+    (dict(data="no/such/folder"), FileNotFoundError),
+    (dict(nulls=5, n_spins=3), ValueError),
+    (dict(folds=100), ValueError),
+])
+def test_a_failed_run_does_not_block_its_folder(tmp_path, bad, error):
+    out = tmp_path / "run"
+    connectome = None if "data" in bad else _toy()
+    with pytest.raises(error):
+        run_job(_toy_config(out, **bad), progress=False, connectome=connectome)
+    assert not (out / "fingerprint.txt").exists() and not (out / "dataset.txt").exists()
+    fixed = _toy_config(out, nulls=2, n_spins=20)
+    folds = run_job(fixed, progress=False, connectome=_toy())  # the corrected command runs
+    assert len(folds) == 3 * 2
+    assert (out / "fingerprint.txt").read_text().strip() == fixed.fingerprint()
+
+
+def test_nulls_of_a_failed_run_are_not_reused_by_another_configuration(tmp_path, monkeypatch):
+    import skconn.benchmark as bench
+
+    out = tmp_path / "run"
+    with pytest.raises(ValueError):  # the nulls are drawn, then the folds cannot be made
+        run_job(_toy_config(out, nulls=2, n_spins=20, folds=100), progress=False,
+                connectome=_toy())
+    assert (out / "nulls.npz").exists()
+    drawn = []
+    real = bench._null_permutations
+
+    def spy(*args, **kwargs):
+        drawn.append(kwargs["reuse"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "_null_permutations", spy)
+    run_job(_toy_config(out, nulls=2, n_spins=30), progress=False, connectome=_toy())
+    run_job(_toy_config(out, nulls=2, n_spins=30), progress=False, connectome=_toy())
+    assert drawn == [False, True]  # drawn anew, then reused once the folder is stamped
+
+
+def test_a_folder_refuses_a_run_on_other_data(tmp_path):
+    config = _toy_config(tmp_path)
+    first = run_job(config, progress=False, connectome=_toy(0))
+    stamp = (tmp_path / "dataset.txt").read_text().strip()
+    assert stamp == dataset_fingerprint(_toy(0))
+    with pytest.raises(ValueError, match="different data"):
+        run_job(config, progress=False, connectome=_toy(1))
+    again = run_job(config, progress=False, connectome=_toy(0))  # the same data resumes
+    pd.testing.assert_frame_equal(first, again)
+    assert (tmp_path / "dataset.txt").read_text().strip() == stamp
+
+
+def test_dataset_stamp_is_added_to_a_folder_of_an_older_version(tmp_path):
+    config = _toy_config(tmp_path)
+    run_job(config, progress=False, connectome=_toy(0))
+    (tmp_path / "dataset.txt").unlink()  # as left by skconn before the dataset stamp
+    run_job(config, progress=False, connectome=_toy(0))
+    assert (tmp_path / "dataset.txt").read_text().strip() == dataset_fingerprint(_toy(0))
+
+
+def test_an_interrupted_run_leaves_a_config_that_reruns_it(tmp_path, monkeypatch):
+    import skconn.benchmark as bench
+
+    config = _toy_config(tmp_path, models=["exp_decay", "connectome_model"])
+    real, saved = bench._save_fold, []
+
+    def save_then_die(*args):
+        if saved:
+            raise KeyboardInterrupt
+        saved.append(args[1])
+        real(*args)
+
+    monkeypatch.setattr(bench, "_save_fold", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_job(config, progress=False, connectome=_toy())
+    monkeypatch.undo()
+    assert not (tmp_path / "folds.csv").exists()
+    written = BenchmarkConfig.from_toml(tmp_path / "config.toml")
+    assert written == config and "ran_on_" not in (tmp_path / "config.toml").read_text()
+    folds = run_job(written, progress=False, connectome=_toy())
+    assert len(folds) == 2 * 3
+    assert 'ran_on_exp_decay = ["cpu"]' in (tmp_path / "config.toml").read_text()
+
+
+def test_stale_temporary_files_are_removed_at_start(tmp_path):
+    import os
+    import time
+
+    (tmp_path / "runs").mkdir()
+    stale = [tmp_path / ".folds.csv.999999999.tmp",
+             tmp_path / "runs" / ".exp_decay__random__r0__f0__observed.json.999999998.tmp",
+             tmp_path / f".nulls.npz.{os.getpid()}.tmp"]
+    live = tmp_path / ".summary.csv.1.tmp"  # pid 1 runs: another writer, recent
+    old = tmp_path / "runs" / ".x.npz.1.tmp"  # pid 1 runs, but a day old: stale
+    kept = [tmp_path / "notes.tmp", tmp_path / ".hidden", tmp_path / ".a.b.tmp", live]
+    for path in (*stale, *kept, old):
+        path.write_text("half")
+    day_ago = time.time() - 86400
+    os.utime(old, (day_ago, day_ago))
+    run_job(_toy_config(tmp_path), progress=False, connectome=_toy())
+    assert not any(p.exists() for p in (*stale, old))
+    assert all(p.exists() for p in kept)
+
+
+def test_the_data_behind_the_cge_figure_is_saved(tmp_path):
+    from skconn.nulls import DistanceBins
+
+    connectome = _toy()
+    run_job(_toy_config(tmp_path, nulls=2, n_spins=20), progress=False, connectome=connectome)
+    table = pd.read_csv(tmp_path / "cge_curve.csv", keep_default_na=False)
+    assert {"curve", "spin", "rank", "null_index", "shown", "distance", "mean_cge",
+            "SA_lambda", "SA_inf"} <= set(table.columns)
+    true = table[table["curve"] == "true"]
+    assert len(true) > 2 and true["SA_lambda"].nunique() == 1
+    assert set(table.loc[table["shown"] != "", "shown"]) == {"best", "worst"}
+    kept = table[table["null_index"] >= 0]
+    assert sorted(set(kept["null_index"])) == [0, 1]
+    bins = DistanceBins.from_distances(connectome.distances())
+    perms = np.load(tmp_path / "nulls.npz")["permutations"]
+    for k, rows in kept.groupby("null_index"):
+        np.testing.assert_allclose(rows["mean_cge"], bins.means(connectome.cge(), perms[[k]])[0])
+        np.testing.assert_allclose(rows["distance"], true["distance"])
+
+
+def test_predictions_and_figures_say_which_split_they_show(tmp_path, monkeypatch):
+    import skconn.plotting._results as results
+
+    titles = {}
+    real = results._save
+
+    def record(fig, path):
+        titles[path.name] = fig._suptitle.get_text() if fig._suptitle else ""
+        real(fig, path)
+
+    monkeypatch.setattr(results, "_save", record)
+    config = _toy_config(tmp_path, splits=["spatial", "random"], folds=3)
+    run_job(config, progress=False, connectome=_toy())
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert {"split", "repeat", "fold", "data"} <= set(predictions.columns)
+    assert set(predictions["split"]) == {"spatial"} and set(predictions["repeat"]) == {0}
+    assert sorted(set(predictions["fold"])) == [0, 1, 2]
+    assert set(predictions["data"]) == {"observed"}
+    assert set(titles) == {"connectomes.png", "scatter.png", "metrics.png"}
+    assert all("spatial split" in t for t in titles.values()), titles

@@ -18,6 +18,26 @@ def _axes(ax, figsize):
     return ax.figure, ax
 
 
+def shown_nulls(diagnostics, n_show: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The spins :func:`plot_cge_curves` draws: the ``n_show`` best and worst by rank.
+
+    The best are chosen among the usable spins (those that move every block), as
+    :func:`skconn.nulls.cge_matched_spins` chooses the kept nulls.
+
+    Returns
+    -------
+    best, worst : ndarray of int
+        Row labels of ``diagnostics`` (spin indices), best first and worst last.
+    """
+    order = diagnostics.sort_values("rank").index.to_numpy()
+    if "usable" in diagnostics:
+        usable = diagnostics.loc[order, "usable"].to_numpy(dtype=bool)
+        best = order[usable][:n_show]
+    else:
+        best = order[:n_show]
+    return best, order[-n_show:]
+
+
 def plot_cge_curves(connectome, diagnostics, perms=None, *, n_show=3, ax=None, figsize=(6, 4)):
     """CGE-distance curve of the true data against the best and worst nulls.
 
@@ -60,13 +80,8 @@ def plot_cge_curves(connectome, diagnostics, perms=None, *, n_show=3, ax=None, f
         raise ValueError("diagnostics must come from cge_matched_spins (attrs 'curve', 'true')")
     centers = np.asarray(curve["centers"])
     grid = np.linspace(0, centers.max(), 200)
-    order = diagnostics.sort_values("rank").index.to_numpy()
-    if "usable" in diagnostics:  # the best nulls are chosen among spins that move every block
-        usable = diagnostics["usable"].to_numpy(dtype=bool)[order]
-        best = order[usable][:n_show]
-    else:
-        best = order[:n_show]
-    groups = (("best", best, "tab:green"), ("worst", order[-n_show:], "tab:red"))
+    best, worst = shown_nulls(diagnostics, n_show)
+    groups = (("best", best, "tab:green"), ("worst", worst, "tab:red"))
     bins = DistanceBins.from_distances(connectome.distances()) if perms is not None else None
     cge = connectome.cge() if perms is not None else None
     for name, spins, color in groups:

@@ -196,11 +196,13 @@ def _save(fig, path: Path) -> None:
 def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
     """Write the benchmark figures (PNG) and the data behind them into ``out``.
 
-    Figures use the first split's first repeat (true data): ``connectomes.png``
-    (true vs predicted matrices, regions ordered by test fold so that each fold's
-    predictions form a diagonal block; data ``predictions.csv``), ``scatter.png``,
-    and ``metrics.png`` (observed and spin-null bars; data ``summary.csv``). The job writes
-    ``cge_distance.png`` when it draws its nulls.
+    Figures use the first split's first repeat (true data), and say so in their
+    titles: ``connectomes.png`` (true vs predicted matrices, regions ordered by
+    test fold so that each fold's predictions form a diagonal block; data
+    ``predictions.csv``, with columns split, repeat, fold and data), ``scatter.png``,
+    and ``metrics.png`` (observed and spin-null bars of that split over every
+    repeat; data ``summary.csv``). The job writes ``cge_distance.png`` (data
+    ``cge_curve.csv``) when it draws its nulls.
 
     Returns
     -------
@@ -230,12 +232,15 @@ def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
                  for f in folds_of_model]
         for f, part in zip(folds_of_model, parts, strict=True):
             test_fold[np.unique(part["pairs"])] = f
+        fold = np.concatenate([np.full(len(p["y_pred"]), f)
+                               for f, p in zip(folds_of_model, parts, strict=True)])
         pairs = np.vstack([p["pairs"] for p in parts])
         y_pred = np.concatenate([p["y_pred"] for p in parts])
         y_true = np.concatenate([p["y_true"] for p in parts])
         matrices[model] = pairs_to_matrix(pairs, y_pred, n)
         records.append(pd.DataFrame({
-            "model": model, "i": X.labels[pairs[:, 0]], "j": X.labels[pairs[:, 1]],
+            "model": model, "split": split, "repeat": 0, "fold": fold, "data": "observed",
+            "i": X.labels[pairs[:, 0]], "j": X.labels[pairs[:, 1]],
             "y_true": y_true, "y_pred": y_pred,
             "distance": np.linalg.norm(X.coords[pairs[:, 0]] - X.coords[pairs[:, 1]], axis=1),
         }))
@@ -244,9 +249,12 @@ def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
     true_fc = pairs_to_matrix(X.pairs, y, n)
     # test folds as diagonal blocks, hemispheres within them
     order = np.lexsort((np.arange(n), X.regions["hemisphere"].to_numpy(), test_fold))
+    shown = f"{split} split, repeat 0, observed data"
     written = []
     path = out / "connectomes.png"
-    _save(plot_predicted_connectomes(true_fc, matrices, order=order), path)
+    fig = plot_predicted_connectomes(true_fc, matrices, order=order)
+    fig.suptitle(f"Test-fold predictions ({shown})")
+    _save(fig, path)
     written.append(path)
 
     fig, axes = _figure(len(matrices), size=4.0)
@@ -254,13 +262,18 @@ def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
         plot_prediction_scatter(rows["y_true"], rows["y_pred"], rows["distance"], ax=ax,
                                 title=model)
     fig.tight_layout()
+    fig.suptitle(f"Test pairs ({shown})", y=1.02)
     path = out / "scatter.png"
     _save(fig, path)
     written.append(path)
 
     table = summarize(folds[folds["split"] == split]).reset_index()
     path = out / "metrics.png"
-    _save(plot_metric_bars(table), path)
+    fig = plot_metric_bars(table)
+    # above the legend of observed / spin-null bars when there is one
+    fig.suptitle(f"{split} split, every repeat and fold", y=1.12 if "data" in table and
+                 table["data"].nunique() > 1 else 1.02)
+    _save(fig, path)
     written.append(path)
 
     return written
