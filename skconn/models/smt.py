@@ -324,7 +324,10 @@ train_split, batching, refit_all, output_init
         relative, cooldown 1, min_lr 1e-6: the published schedule).
     **kwargs
         Any other skorch ``NeuralNet`` parameter (``compile=True``,
-        ``callbacks=[("augment", TargetAugmentation(...))]``...).
+        ``callbacks=[("augment", TargetAugmentation(...))]``...); ``warm_start``
+        and the ``iterator_*`` parameters as in
+        :class:`~skconn.models.mlp.PairMLPRegressor` (a warm-started ``fit``
+        keeps ``gene_order_``).
 
     Attributes
     ----------
@@ -337,6 +340,8 @@ train_split, batching, refit_all, output_init
     n_features_in_ : int
     train_pairs_, valid_pairs_ : ndarray of int
     best_epoch_ : int or None
+        Epoch whose weights the net holds (see
+        :class:`~skconn.models.mlp.PairMLPRegressor`).
     selection_history_ : skorch.History
         With ``refit_all``.
 
@@ -462,9 +467,9 @@ train_split, batching, refit_all, output_init
         check_is_fitted(self)
         if not isinstance(X, RegionPairs):
             raise TypeError("attention_maps needs a RegionPairs X (its regions are encoded)")
+        encoder = self.module_.encoder
         dataset = self.get_dataset(X)
         nodes = np.arange(len(dataset.features))
-        encoder = self.module_.encoder
         encoder.eval()
         maps = []
         with torch.no_grad():
