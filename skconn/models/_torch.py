@@ -15,6 +15,7 @@ import itertools
 import numbers
 import threading
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -236,6 +237,10 @@ def standardise_coords_stats(coords: np.ndarray | None) -> tuple[np.ndarray, np.
 
 def mlp_head(in_dim: int, hidden_dims, dropout: float) -> nn.Sequential:
     """Blocks Linear → ReLU → BatchNorm1d → Dropout, then Linear(·, 1) (REFERENCE §3.5)."""
+    if isinstance(hidden_dims, (str, bytes)) or not isinstance(hidden_dims, Iterable):
+        raise TypeError(
+            f"hidden_dims must be a sequence of positive ints (e.g. (16,)), got {hidden_dims!r}"
+        )
     widths = list(hidden_dims)
     if not all(isinstance(w, numbers.Integral) and w >= 1 for w in widths):
         raise ValueError(f"hidden_dims must be positive ints, got {hidden_dims!r}")
@@ -456,12 +461,14 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
 
     def get_iterator(self, dataset, training=False):
         prefix = "iterator_train" if training else "iterator_valid"
-        batch_size = self.get_params_for(prefix).get("batch_size", self.batch_size)
+        params = self.get_params_for(prefix)
+        batch_size = params.get("batch_size", self.batch_size)
+        shuffle = bool(params.get("shuffle", training))
         rng = getattr(self, "_shuffle_rng", None)
         return PairBatches(
             dataset,
             batch_size,
-            shuffle=training,
+            shuffle=shuffle,
             rng=rng,
             region_blocks=training and self.batching == "region_blocks",
         )
@@ -509,6 +516,19 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         ):
             raise ValueError(
                 f"batch_size must be a positive int or -1 (all pairs), got {self.batch_size!r}"
+            )
+        train_batch = self.get_params_for("iterator_train").get("batch_size", self.batch_size)
+        if isinstance(train_batch, numbers.Integral) and train_batch == 1:
+            raise ValueError(
+                "batch_size=1 is not supported: BatchNorm cannot normalise a batch of one "
+                "pair in training mode (single-pair batches are merged into the previous "
+                "one, so every batch would be merged into a full batch); use batch_size >= 2"
+            )
+        shuffle = self.get_params_for("iterator_train").get("shuffle", True)
+        if self.batching == "region_blocks" and not shuffle:
+            raise ValueError(
+                "batching='region_blocks' draws random blocks of regions: it needs "
+                "iterator_train__shuffle=True (or unset)"
             )
         if not (isinstance(self.lr, numbers.Real) and 0 <= self.lr < np.inf):
             raise ValueError(f"lr must be a finite number >= 0, got {self.lr!r}")
@@ -760,6 +780,14 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         return self
 
     def initialize_module(self):
+        if not hasattr(self, "n_features_in_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(
+                f"{type(self).__name__}.initialize() cannot size the module before it "
+                "has seen data (n_features_in_ is unknown); call fit (or partial_fit) "
+                "instead"
+            )
         kwargs = {**self._module_data_kwargs(), **self.get_params_for("module")}
         self.module_ = self.module(**kwargs)
         if hasattr(self.module_, "set_coord_stats") and hasattr(self, "coord_mean_"):

@@ -69,6 +69,8 @@ class PairMLPRegressor(PairNet):
         AdamW learning rate (``optimizer__weight_decay`` sets the decay).
     max_epochs : int, default=125
     batch_size : int, default=512
+        Pairs per batch, at least 2 (BatchNorm), or -1 for all pairs. A batch of a
+        single pair is merged into the previous one.
     validation_fraction : float or None, default=0.2
         Fraction of the training regions held out to monitor; pairs with both
         regions held out form the validation set, cross pairs are unused.
@@ -125,7 +127,8 @@ class PairMLPRegressor(PairNet):
         ``callbacks``, ``compile``, ``iterator_valid__batch_size``...). Batches
         are built by :class:`~skconn.models._torch.PairBatches`, not a
         DataLoader: of the ``iterator_train__``/``iterator_valid__`` parameters
-        only ``batch_size`` is used. ``warm_start=True``
+        only ``batch_size`` and ``shuffle`` are used (training batches are
+        shuffled unless ``iterator_train__shuffle=False``). ``warm_start=True``
         makes a later ``fit`` continue from the fitted weights, keeping the
         fitted input checks and preprocessing (the same genes are required).
 

@@ -314,6 +314,7 @@ class SMTRegressor(PairNet):
         the paper used 1e-4).
     max_epochs : int, default=110
     batch_size : int, default=512
+        At least 2 (BatchNorm in the head), or -1 for all pairs.
     validation_fraction, patience, random_state, progress_bar, autocast, device, verbose, \
 train_split, batching, refit_all, output_init
         As in :class:`~skconn.models.mlp.PairMLPRegressor`. ``batching="region_blocks"``
@@ -448,7 +449,7 @@ train_split, batching, refit_all, output_init
             Its distinct regions (e.g. the pairs within one functional network)
             are encoded, each once.
         layer : int, default=-1
-            Encoder layer.
+            Encoder layer, in [-n_layers, n_layers) (negative: from the last).
         batch_size : int, default=64
             Regions encoded at a time.
         per_region : bool, default=False
@@ -468,6 +469,22 @@ train_split, batching, refit_all, output_init
         if not isinstance(X, RegionPairs):
             raise TypeError("attention_maps needs a RegionPairs X (its regions are encoded)")
         encoder = self.module_.encoder
+        n_layers = len(encoder.layers)
+        if not (
+            isinstance(layer, numbers.Integral)
+            and not isinstance(layer, bool)
+            and -n_layers <= layer < n_layers
+        ):
+            raise ValueError(
+                f"layer must be an int in [-{n_layers}, {n_layers}) (the encoder has "
+                f"{n_layers} layer(s)), got {layer!r}"
+            )
+        if not (
+            isinstance(batch_size, numbers.Integral)
+            and not isinstance(batch_size, bool)
+            and batch_size >= 1
+        ):
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         dataset = self.get_dataset(X)
         nodes = np.arange(len(dataset.features))
         encoder.eval()

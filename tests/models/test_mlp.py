@@ -403,6 +403,39 @@ def test_train_split_may_return_torch_subsets(hcp100_small):
         tiny_mlp(train_split=lambda ds, y: (np.arange(len(ds)), None)).fit(X, y)
 
 
+def test_batch_size_one_is_refused(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    with pytest.raises(ValueError, match=r"batch_size=1 is not supported.*BatchNorm"):
+        tiny_mlp(batch_size=1).fit(X, y)
+    with pytest.raises(ValueError, match="batch_size=1 is not supported"):
+        tiny_mlp(iterator_train__batch_size=1).fit(X, y)
+
+
+def test_unclear_errors_are_named_and_shuffle_is_honoured(hcp100_small):
+    from sklearn.exceptions import NotFittedError
+
+    X, y = make_pairs(hcp100_small)
+    with pytest.raises(TypeError, match="hidden_dims must be a sequence"):
+        tiny_mlp(module__hidden_dims=16).fit(X, y)
+    with pytest.raises(NotFittedError, match="n_features_in_ is unknown"):
+        PairMLPRegressor().initialize()
+    seen = []
+
+    class Order(Callback):
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            if training:
+                seen.append(batch[0].pair_index.copy())
+
+    tiny_mlp(max_epochs=1, batch_size=64, iterator_train__shuffle=False,
+             callbacks=[("order", Order())]).fit(X, y)
+    assert np.all(np.diff(np.concatenate(seen)) > 0)  # the training pairs in order
+    seen.clear()
+    tiny_mlp(max_epochs=1, batch_size=64, callbacks=[("order", Order())]).fit(X, y)
+    assert not np.all(np.diff(np.concatenate(seen)) > 0)  # shuffled by default
+    with pytest.raises(ValueError, match="iterator_train__shuffle"):
+        tiny_mlp(batching="region_blocks", iterator_train__shuffle=False).fit(X, y)
+
+
 def test_refit_all_starts_from_the_same_weights_for_any_random_state(hcp100_small):
     X, y = make_pairs(hcp100_small)
     starts = []  # the refit re-initialises the callbacks: record outside them
