@@ -15,6 +15,7 @@ import itertools
 import numbers
 import threading
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -236,6 +237,10 @@ def standardise_coords_stats(coords: np.ndarray | None) -> tuple[np.ndarray, np.
 
 def mlp_head(in_dim: int, hidden_dims, dropout: float) -> nn.Sequential:
     """Blocks Linear → ReLU → BatchNorm1d → Dropout, then Linear(·, 1) (REFERENCE §3.5)."""
+    if isinstance(hidden_dims, (str, bytes)) or not isinstance(hidden_dims, Iterable):
+        raise TypeError(
+            f"hidden_dims must be a sequence of positive ints (e.g. (16,)), got {hidden_dims!r}"
+        )
     widths = list(hidden_dims)
     if not all(isinstance(w, numbers.Integral) and w >= 1 for w in widths):
         raise ValueError(f"hidden_dims must be positive ints, got {hidden_dims!r}")
@@ -408,14 +413,14 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
     def _fit_node_transform(self, X, graph) -> None:
         """Learn what ``_node_features`` needs from the training input (in fit)."""
 
-    def _make_dataset(self, X, y=None, *, reset: bool) -> PairDataset:
+    def _make_dataset(self, X, y=None, *, reset: bool, training: bool = False) -> PairDataset:
         if isinstance(X, PairDataset):
             return X
         if y is None:
             graph = check_pair_input(self, X, None, reset=reset)
         else:
             graph, y = check_pair_input(self, X, y, reset=reset)
-        if reset and graph.n_pairs < 2:
+        if (reset or training) and graph.n_pairs < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 region pairs to train "
                 f"(BatchNorm), got n_samples={graph.n_pairs}"
@@ -451,17 +456,19 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         if dataset.split_ is not None:
             return dataset.split_
         if callable(self.train_split):
-            return self.train_split(dataset, y, **fit_params)
+            return self._user_split(dataset, **fit_params)
         return dataset, None
 
     def get_iterator(self, dataset, training=False):
         prefix = "iterator_train" if training else "iterator_valid"
-        batch_size = self.get_params_for(prefix).get("batch_size", self.batch_size)
+        params = self.get_params_for(prefix)
+        batch_size = params.get("batch_size", self.batch_size)
+        shuffle = bool(params.get("shuffle", training))
         rng = getattr(self, "_shuffle_rng", None)
         return PairBatches(
             dataset,
             batch_size,
-            shuffle=training,
+            shuffle=shuffle,
             rng=rng,
             region_blocks=training and self.batching == "region_blocks",
         )
@@ -510,6 +517,19 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
             raise ValueError(
                 f"batch_size must be a positive int or -1 (all pairs), got {self.batch_size!r}"
             )
+        train_batch = self.get_params_for("iterator_train").get("batch_size", self.batch_size)
+        if isinstance(train_batch, numbers.Integral) and train_batch == 1:
+            raise ValueError(
+                "batch_size=1 is not supported: BatchNorm cannot normalise a batch of one "
+                "pair in training mode (single-pair batches are merged into the previous "
+                "one, so every batch would be merged into a full batch); use batch_size >= 2"
+            )
+        shuffle = self.get_params_for("iterator_train").get("shuffle", True)
+        if self.batching == "region_blocks" and not shuffle:
+            raise ValueError(
+                "batching='region_blocks' draws random blocks of regions: it needs "
+                "iterator_train__shuffle=True (or unset)"
+            )
         if not (isinstance(self.lr, numbers.Real) and 0 <= self.lr < np.inf):
             raise ValueError(f"lr must be a finite number >= 0, got {self.lr!r}")
         try:
@@ -557,44 +577,103 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
+        warm = bool(self.warm_start) and self.initialized_ and hasattr(self, "n_features_in_")
+        if self.warm_start and self.refit_all:
+            raise ValueError(
+                "warm_start=True with refit_all=True is not supported: the refit starts "
+                "again from the initial weights, which would discard the warm start; "
+                "set one of them to False (or continue training with partial_fit)"
+            )
         self._seed()
-        dataset = self._make_dataset(X, y, reset=True)
+        # warm start: keep the fitted input checks and preprocessing (gene order,
+        # coordinate statistics) that the kept weights were trained with
+        dataset = self._make_dataset(X, y, reset=not warm, training=True)
         valid = self._split_for_training(dataset)
         self._target_mean = float(np.mean(dataset.split_[0].y))  # for output_init="mean"
         self._refitting = False
+        n_before = len(self.history) if warm else 0
         try:
+            if warm:
+                self._sync_callbacks()
             super().fit(dataset, None, **fit_params)
-            self.best_epoch_ = None
-            if valid is not None:
-                self.best_epoch_ = int(np.argmin(self.history[:, "valid_loss"])) + 1
+            self.best_epoch_ = self._held_epoch(n_before, valid is not None)
             if self.refit_all and valid is not None:
-                # retrain from the same initialisation on every training pair
-                # (cross pairs included) for the epochs the validation split chose
+                # retrain from the same initial weights on every training pair (cross
+                # pairs included) for the epochs of the lowest validation loss
+                n_epochs = self._lowest_valid_epoch(0)
                 self.selection_history_ = copy.deepcopy(self.history)
                 self._seed()
                 dataset.split_ = (dataset, None)
                 self.monitor_ = "train_loss"
                 self._refitting = True
                 self._target_mean = float(np.mean(dataset.y))
-                self.initialize()
+                self.initialize()  # draws as much of torch's stream as the first one did
+                self.module_.load_state_dict(self._initial_module_state)
+                self._init_output_layer()  # the mean of all training pairs
                 self.notify("on_train_begin", X=dataset, y=None)
                 try:
-                    self.fit_loop(dataset, None, epochs=self.best_epoch_, **fit_params)
+                    self.fit_loop(dataset, None, epochs=n_epochs, **fit_params)
                 except KeyboardInterrupt:
                     pass
                 self.notify("on_train_end", X=dataset, y=None)
                 self.train_pairs_ = dataset.index
+                self.best_epoch_ = n_epochs
         finally:
             dataset.split_ = None
             self._refitting = False
+            self.__dict__.pop("_initial_module_state", None)
         self._after_fit()
         return self
+
+    def _lowest_valid_epoch(self, start: int) -> int:
+        """History epoch of the lowest validation loss among rows ``start:`` (first one)."""
+        rows = self.history[start:]
+        losses = np.array([row.get("valid_loss", np.nan) for row in rows], dtype=float)
+        if np.isnan(losses).all():
+            return int(rows[-1]["epoch"])
+        return int(rows[int(np.nanargmin(losses))]["epoch"])
+
+    def _held_epoch(self, start: int, validated: bool) -> int | None:
+        """The history epoch whose weights the module holds after training rows ``start:``.
+
+        None without a validation split. Early stopping restores its best epoch (the
+        lowest validation loss of this call); without it (``patience=None``) the
+        module keeps the last epoch's weights.
+        """
+        if not validated or len(self.history) <= start:
+            return None
+        stopper = dict(self.callbacks_).get("early_stopping")
+        if isinstance(stopper, EarlyStopping) and getattr(stopper, "load_best", False):
+            best = int(getattr(stopper, "best_epoch_", 0) or 0)
+            if best > int(self.history[start]["epoch"]) - 1:
+                return best
+        if stopper is None:
+            return int(self.history[-1, "epoch"])
+        return self._lowest_valid_epoch(start)
+
+    def _callbacks_key(self) -> tuple:
+        return getattr(self, "monitor_", "valid_loss"), getattr(self, "_refitting", False)
+
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        self._callbacks_built_for = self._callbacks_key()
+        return self
+
+    def _sync_callbacks(self) -> None:
+        """Rebuild the callbacks if the monitored loss or the refit state changed.
+
+        The default callbacks (learning-rate schedule, early stopping) depend on
+        ``monitor_`` and on whether the net is refitting; a fitted net that trains
+        again (``partial_fit``, a warm-started ``fit``) gets callbacks matching them.
+        """
+        if getattr(self, "_callbacks_built_for", None) != self._callbacks_key():
+            self._initialize_callbacks()
 
     def _split_for_training(self, dataset: PairDataset) -> PairDataset | None:
         """Cut the validation regions off ``dataset`` (``dataset.split_``); the validation part."""
         valid = None
         if callable(self.train_split):
-            train, valid = self.train_split(dataset, None)
+            train, valid = self._user_split(dataset)
         elif self.validation_fraction is not None:
             train, valid = _region_split(dataset, self.validation_fraction, self._split_rng)
         else:
@@ -611,13 +690,58 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         self.valid_pairs_ = None if valid is None else valid.index
         return valid
 
+    def _user_split(self, dataset: PairDataset, **fit_params) -> tuple:
+        """``train_split(dataset, None)`` as two :class:`PairDataset` (valid may be None).
+
+        ``torch.utils.data.Subset`` results (skorch's ``ValidSplit``) become subsets of
+        ``dataset``.
+        """
+        parts = self.train_split(dataset, None, **fit_params)
+        try:
+            train, valid = parts
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                "train_split must return a (train, valid) pair of datasets, got "
+                f"{type(parts).__name__}"
+            ) from exc
+
+        def as_pairs(part, allow_none):
+            if part is None and allow_none:
+                return None
+            if isinstance(part, PairDataset):
+                return part
+            if isinstance(part, torch.utils.data.Subset) and isinstance(part.dataset, PairDataset):
+                return part.dataset.subset(np.asarray(part.indices, dtype=np.intp))
+            raise TypeError(
+                "train_split must return (train, valid) as PairDataset subsets of the "
+                "dataset it is given (dataset.subset(positions)) or torch Subsets of it"
+                f"{' (valid may be None)' if allow_none else ''}; got "
+                f"{type(part).__name__}"
+            )
+
+        train, valid = as_pairs(train, False), as_pairs(valid, True)
+        if valid is not None and len(valid) == 0:
+            valid = None
+        if len(train) < 2:
+            raise ValueError(
+                f"train_split left {len(train)} training pair(s); at least 2 are needed "
+                "(BatchNorm)"
+            )
+        return train, valid
+
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train ``max_epochs`` more epochs on region pairs, without reinitialising.
 
-        A fitted network keeps its weights, optimiser state and history, and
-        continues on ``(X, y)`` (the same genes as in ``fit``), with a fresh region
-        validation split of these pairs for early stopping and the learning-rate
-        schedule. An unfitted network is fitted as by :meth:`fit`.
+        A fitted network keeps its weights, optimiser state, history and input
+        preprocessing (``gene_order_``, coordinate statistics), and continues on
+        ``(X, y)`` (the same genes as in ``fit``). Each call draws a fresh region
+        validation split from the pairs it is given, for early stopping and the
+        learning-rate schedule, so regions trained on in earlier calls can be in
+        it (validation losses across calls are not held out from one another).
+        When the pairs are too few for that split, the training loss is
+        monitored, as in :meth:`fit`. ``best_epoch_`` becomes the epoch (history
+        numbering) whose weights the net then holds. An unfitted network is
+        fitted as by :meth:`fit`.
 
         Parameters
         ----------
@@ -642,21 +766,36 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         with self._own_torch_rng():
             if self.random_state is not None:  # a seeded net continues reproducibly
                 torch.manual_seed(int(self._split_rng.integers(2**31 - 1)))
-            dataset = self._make_dataset(X, y, reset=False)
+            dataset = self._make_dataset(X, y, reset=False, training=True)
+            n_before = len(self.history)
             try:
-                self._split_for_training(dataset)
+                valid = self._split_for_training(dataset)
+                self._refitting = False
+                self._sync_callbacks()
                 super().partial_fit(dataset, None, **fit_params)
+                self.best_epoch_ = self._held_epoch(n_before, valid is not None)
             finally:
                 dataset.split_ = None
             self._after_fit()
         return self
 
     def initialize_module(self):
+        if not hasattr(self, "n_features_in_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(
+                f"{type(self).__name__}.initialize() cannot size the module before it "
+                "has seen data (n_features_in_ is unknown); call fit (or partial_fit) "
+                "instead"
+            )
         kwargs = {**self._module_data_kwargs(), **self.get_params_for("module")}
         self.module_ = self.module(**kwargs)
         if hasattr(self.module_, "set_coord_stats") and hasattr(self, "coord_mean_"):
             self.module_.set_coord_stats(self.coord_mean_, self.coord_scale_)
         self._init_output_layer()
+        if self.refit_all and not getattr(self, "_refitting", False):
+            # the refit starts again from these weights (whatever random_state is)
+            self._initial_module_state = copy.deepcopy(self.module_.state_dict())
         return self
 
     def _init_output_layer(self) -> None:

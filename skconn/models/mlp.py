@@ -69,6 +69,8 @@ class PairMLPRegressor(PairNet):
         AdamW learning rate (``optimizer__weight_decay`` sets the decay).
     max_epochs : int, default=125
     batch_size : int, default=512
+        Pairs per batch, at least 2 (BatchNorm), or -1 for all pairs. A batch of a
+        single pair is merged into the previous one.
     validation_fraction : float or None, default=0.2
         Fraction of the training regions held out to monitor; pairs with both
         regions held out form the validation set, cross pairs are unused.
@@ -95,7 +97,9 @@ class PairMLPRegressor(PairNet):
         1 prints skorch's per-epoch table.
     train_split : callable or None, default=None
         A skorch-style ``(dataset, y) -> (train, valid)`` replacing the region
-        validation split.
+        validation split. It must return subsets of the dataset it is given:
+        ``dataset.subset(positions)`` or ``torch.utils.data.Subset`` (as skorch's
+        ``ValidSplit`` does); ``valid`` may be None.
     batching : {"random", "region_blocks"}, default="random"
         How training batches are drawn: uniformly shuffled pairs, or all pairs
         between two random blocks of regions per batch (fewer distinct regions
@@ -103,10 +107,14 @@ class PairMLPRegressor(PairNet):
         :class:`~skconn.models._torch.PairBatches`).
     refit_all : bool, default=False
         After training with the validation split, retrain from the same
-        initialisation on *all* training pairs (the held-out regions and the
-        cross pairs included) for the best epoch count found
+        initial weights (saved, so for any ``random_state``; only the output
+        bias moves to the mean of all pairs with ``output_init="mean"``) on
+        *all* training pairs (the held-out regions and the cross pairs
+        included) for the epoch count of the lowest validation loss
         (``best_epoch_``). The validation split keeps only (1 - f)² + f² of
-        the pairs (68% at f = 0.2), which matters on small atlases.
+        the pairs (68% at f = 0.2), which matters on small atlases. Not
+        supported with ``warm_start=True`` (a ``ValueError`` at ``fit``): the
+        refit would discard the warm-started weights.
     output_init : {"mean", "torch"}, default="mean"
         "mean": the network starts as the constant predictor of the training
         targets' mean (last Linear layer: zero weights, the mean as bias). "torch":
@@ -116,7 +124,13 @@ class PairMLPRegressor(PairNet):
         initialisation); see ``benchmarks/RESULTS.md``.
     **kwargs
         Any other skorch ``NeuralNet`` parameter (``optimizer__weight_decay``,
-        ``callbacks``, ``compile``, ``iterator_valid__batch_size``...).
+        ``callbacks``, ``compile``, ``iterator_valid__batch_size``...). Batches
+        are built by :class:`~skconn.models._torch.PairBatches`, not a
+        DataLoader: of the ``iterator_train__``/``iterator_valid__`` parameters
+        only ``batch_size`` and ``shuffle`` are used (training batches are
+        shuffled unless ``iterator_train__shuffle=False``). ``warm_start=True``
+        makes a later ``fit`` continue from the fitted weights, keeping the
+        fitted input checks and preprocessing (the same genes are required).
 
     Attributes
     ----------
@@ -128,7 +142,12 @@ class PairMLPRegressor(PairNet):
         Positions (in the fitted X) of the pairs trained on and validated on.
     coord_mean_, coord_scale_ : ndarray of shape (3,)
     best_epoch_ : int or None
-        Epoch (1-based) of the lowest validation loss.
+        Epoch (1-based, numbered as in ``history_``) whose weights the net holds:
+        the lowest validation loss of the last ``fit``/``partial_fit`` call,
+        which early stopping restores (without early stopping,
+        ``patience=None``: that call's last epoch). With ``refit_all``, the
+        number of epochs retrained (the selection run's lowest validation
+        loss). None when no validation split was drawn.
     selection_history_ : skorch.History
         With ``refit_all``: the history of the run that chose ``best_epoch_``.
 

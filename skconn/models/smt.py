@@ -314,6 +314,7 @@ class SMTRegressor(PairNet):
         the paper used 1e-4).
     max_epochs : int, default=110
     batch_size : int, default=512
+        At least 2 (BatchNorm in the head), or -1 for all pairs.
     validation_fraction, patience, random_state, progress_bar, autocast, device, verbose, \
 train_split, batching, refit_all, output_init
         As in :class:`~skconn.models.mlp.PairMLPRegressor`. ``batching="region_blocks"``
@@ -324,7 +325,10 @@ train_split, batching, refit_all, output_init
         relative, cooldown 1, min_lr 1e-6: the published schedule).
     **kwargs
         Any other skorch ``NeuralNet`` parameter (``compile=True``,
-        ``callbacks=[("augment", TargetAugmentation(...))]``...).
+        ``callbacks=[("augment", TargetAugmentation(...))]``...); ``warm_start``
+        and the ``iterator_*`` parameters as in
+        :class:`~skconn.models.mlp.PairMLPRegressor` (a warm-started ``fit``
+        keeps ``gene_order_``).
 
     Attributes
     ----------
@@ -337,6 +341,8 @@ train_split, batching, refit_all, output_init
     n_features_in_ : int
     train_pairs_, valid_pairs_ : ndarray of int
     best_epoch_ : int or None
+        Epoch whose weights the net holds (see
+        :class:`~skconn.models.mlp.PairMLPRegressor`).
     selection_history_ : skorch.History
         With ``refit_all``.
 
@@ -443,7 +449,7 @@ train_split, batching, refit_all, output_init
             Its distinct regions (e.g. the pairs within one functional network)
             are encoded, each once.
         layer : int, default=-1
-            Encoder layer.
+            Encoder layer, in [-n_layers, n_layers) (negative: from the last).
         batch_size : int, default=64
             Regions encoded at a time.
         per_region : bool, default=False
@@ -462,9 +468,25 @@ train_split, batching, refit_all, output_init
         check_is_fitted(self)
         if not isinstance(X, RegionPairs):
             raise TypeError("attention_maps needs a RegionPairs X (its regions are encoded)")
+        encoder = self.module_.encoder
+        n_layers = len(encoder.layers)
+        if not (
+            isinstance(layer, numbers.Integral)
+            and not isinstance(layer, bool)
+            and -n_layers <= layer < n_layers
+        ):
+            raise ValueError(
+                f"layer must be an int in [-{n_layers}, {n_layers}) (the encoder has "
+                f"{n_layers} layer(s)), got {layer!r}"
+            )
+        if not (
+            isinstance(batch_size, numbers.Integral)
+            and not isinstance(batch_size, bool)
+            and batch_size >= 1
+        ):
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         dataset = self.get_dataset(X)
         nodes = np.arange(len(dataset.features))
-        encoder = self.module_.encoder
         encoder.eval()
         maps = []
         with torch.no_grad():

@@ -306,3 +306,150 @@ def test_output_init_mean_rescues_a_fold_that_torch_init_loses(hcp100):
         scores[init] = np.corrcoef(model.predict(X[test]), y[test])[0, 1], model.best_epoch_
     assert scores["mean"][0] > 0.5, scores
     assert scores["mean"][0] > scores["torch"][0] + 0.2, scores
+
+
+def _held_epoch_matches(model, snaps):
+    """The module holds the weights of epoch ``best_epoch_`` (1-based, history numbering)."""
+    final = model.module_.state_dict()
+    state = snaps.states[model.best_epoch_ - 1]
+    return all(torch.equal(final[k], state[k]) for k in final)
+
+
+def test_best_epoch_names_the_held_weights_after_warm_start_and_partial_fit(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    # a large learning rate: the validation loss bounces, so early stopping restores an
+    # earlier epoch of a call
+    # (patience > max_epochs: no stop, so the snapshot callback sees every epoch)
+    params = dict(lr=0.05, max_epochs=4, patience=10, batch_size=64, output_init="torch")
+    for second in ("warm_start", "partial_fit"):
+        snaps = _Snapshots()
+        model = tiny_mlp(**params, warm_start=second == "warm_start",
+                         callbacks=[("snaps", snaps)])
+        model.fit(X, y)
+        n_first = len(model.history)
+        assert _held_epoch_matches(model, snaps)
+        # scaled targets: every loss of the second call is above the first call's best
+        if second == "warm_start":
+            model.fit(X, 5 * y)
+        else:
+            model.partial_fit(X, 5 * y)
+        losses = np.asarray(model.history[:, "valid_loss"])
+        assert losses[n_first:].min() > losses[:n_first].min()
+        assert len(snaps.states) == len(model.history) > n_first  # continued, one snapshot each
+        assert n_first < model.best_epoch_ <= len(model.history), second
+        assert model.history[model.best_epoch_ - 1, "epoch"] == model.best_epoch_
+        assert _held_epoch_matches(model, snaps), second
+        assert model.best_epoch_ == n_first + 1 + int(np.argmin(losses[n_first:]))
+    unstopped = tiny_mlp(**{**params, "patience": None}).fit(X, y)
+    assert unstopped.best_epoch_ == len(unstopped.history)  # no restore: the last epoch
+
+
+def test_warm_start_with_refit_all_is_refused(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    with pytest.raises(ValueError, match="warm_start=True with refit_all=True"):
+        tiny_mlp(warm_start=True, refit_all=True).fit(X, y)
+
+
+def test_callbacks_follow_the_monitor_after_refit_all_and_small_partial_fits(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    model = tiny_mlp(max_epochs=2, refit_all=True, patience=7).fit(X, y)
+    assert "early_stopping" not in dict(model.callbacks_)  # the refit trains a fixed count
+    model.partial_fit(X, y)  # a region split again: early stopping and the schedule on it
+    callbacks = dict(model.callbacks_)
+    assert callbacks["early_stopping"].patience == 7
+    assert callbacks["early_stopping"].monitor == "valid_loss"
+    assert callbacks["lr_scheduler"].monitor == "valid_loss"
+    assert model.monitor_ == "valid_loss" and "valid_loss" in model.history[-1]
+    # a fitted net given too few regions for a validation split monitors the training loss
+    few = np.isin(X.pairs, np.arange(3)).all(axis=1)
+    model = tiny_mlp(max_epochs=2).fit(X, y)
+    model.partial_fit(X[few], y[few])
+    assert model.monitor_ == "train_loss" and model.best_epoch_ is None
+    assert dict(model.callbacks_)["lr_scheduler"].monitor == "train_loss"
+    assert "valid_loss" not in model.history[-1]
+    model.partial_fit(X, y)  # and back
+    assert dict(model.callbacks_)["lr_scheduler"].monitor == "valid_loss"
+    with pytest.raises(ValueError, match="at least 2 region pairs"):
+        model.partial_fit(X[:1], y[:1])
+
+
+def test_warm_start_keeps_the_fitted_preprocessing(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    first = np.isin(X.pairs, np.arange(20)).all(axis=1)
+    second = np.isin(X.pairs, np.arange(20, 38)).all(axis=1)
+    model = tiny_mlp(warm_start=True, module__use_coords=True, max_epochs=2, patience=None)
+    model.fit(X[first], y[first])
+    mean = model.coord_mean_.copy()
+    model.fit(X[second], y[second])
+    np.testing.assert_array_equal(model.coord_mean_, mean)
+    np.testing.assert_array_equal(model.module_.coord_mean.numpy(), mean)
+    assert len(model.history) == 4  # continued
+    fewer = X.with_features(X.region_features()[:, :-1], X.feature_names[:-1])
+    with pytest.raises(ValueError, match="features"):
+        model.fit(fewer, y)
+
+
+def test_train_split_may_return_torch_subsets(hcp100_small):
+    from skorch.dataset import ValidSplit
+
+    X, y = make_pairs(hcp100_small)
+    model = tiny_mlp(train_split=ValidSplit(5), max_epochs=2).fit(X, y)
+    assert abs(len(model.valid_pairs_) - len(X) / 5) < 1
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([model.train_pairs_, model.valid_pairs_])), np.arange(len(X))
+    )
+    assert "valid_loss" in model.history[-1] and model.best_epoch_ >= 1
+    with pytest.raises(TypeError, match="train_split must return"):
+        tiny_mlp(train_split=lambda ds, y: (np.arange(len(ds)), None)).fit(X, y)
+
+
+def test_batch_size_one_is_refused(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    with pytest.raises(ValueError, match=r"batch_size=1 is not supported.*BatchNorm"):
+        tiny_mlp(batch_size=1).fit(X, y)
+    with pytest.raises(ValueError, match="batch_size=1 is not supported"):
+        tiny_mlp(iterator_train__batch_size=1).fit(X, y)
+
+
+def test_unclear_errors_are_named_and_shuffle_is_honoured(hcp100_small):
+    from sklearn.exceptions import NotFittedError
+
+    X, y = make_pairs(hcp100_small)
+    with pytest.raises(TypeError, match="hidden_dims must be a sequence"):
+        tiny_mlp(module__hidden_dims=16).fit(X, y)
+    with pytest.raises(NotFittedError, match="n_features_in_ is unknown"):
+        PairMLPRegressor().initialize()
+    seen = []
+
+    class Order(Callback):
+        def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+            if training:
+                seen.append(batch[0].pair_index.copy())
+
+    tiny_mlp(max_epochs=1, batch_size=64, iterator_train__shuffle=False,
+             callbacks=[("order", Order())]).fit(X, y)
+    assert np.all(np.diff(np.concatenate(seen)) > 0)  # the training pairs in order
+    seen.clear()
+    tiny_mlp(max_epochs=1, batch_size=64, callbacks=[("order", Order())]).fit(X, y)
+    assert not np.all(np.diff(np.concatenate(seen)) > 0)  # shuffled by default
+    with pytest.raises(ValueError, match="iterator_train__shuffle"):
+        tiny_mlp(batching="region_blocks", iterator_train__shuffle=False).fit(X, y)
+
+
+def test_refit_all_starts_from_the_same_weights_for_any_random_state(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    starts = []  # the refit re-initialises the callbacks: record outside them
+
+    class Start(Callback):
+        def on_train_begin(self, net, **kwargs):
+            starts.append(copy.deepcopy(net.module_.state_dict()))
+
+    for seed in (np.random.RandomState(0), None):
+        starts.clear()
+        tiny_mlp(random_state=seed, refit_all=True, max_epochs=2,
+                 callbacks=[("start", Start())]).fit(X, y)
+        assert len(starts) == 2
+        out_bias = "head.4.bias"  # the output bias: the mean of the pairs trained on
+        for key, value in starts[0].items():
+            if key != out_bias:
+                torch.testing.assert_close(starts[1][key], value, rtol=0, atol=0)

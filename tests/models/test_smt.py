@@ -350,3 +350,23 @@ def test_output_init_starts_at_the_training_mean(hcp100_small):
     frozen = tiny_smt(lr=0.0, max_epochs=1).fit(X, y)
     np.testing.assert_allclose(frozen.predict(X), y[frozen.train_pairs_].mean(), rtol=1e-6)
     assert np.std(tiny_smt(lr=0.0, max_epochs=1, output_init="torch").fit(X, y).predict(X)) > 1e-3
+
+
+def test_warm_start_keeps_the_gene_order_and_attention_layer_errors(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    first = np.isin(X.pairs, np.arange(20)).all(axis=1)
+    second = np.isin(X.pairs, np.arange(20, 38)).all(axis=1)
+    model = tiny_smt(warm_start=True, gene_order="expression", max_epochs=1)
+    model.fit(X[first], y[first])
+    order = model.gene_order_.copy()
+    assert not np.array_equal(order, gene_order(  # the second regions would reorder
+        X.feature_names, "expression", expression=X.region_features()[20:38]))
+    model.fit(X[second], y[second])
+    np.testing.assert_array_equal(model.gene_order_, order)
+    assert len(model.history) == 2
+    with pytest.raises(ValueError, match="features"):
+        model.fit(X.with_features(X.region_features()[:, :-1], X.feature_names[:-1]), y)
+    with pytest.raises(ValueError, match=r"layer must be an int in \[-1, 1\)"):
+        model.attention_maps(X[first], layer=5)
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        model.attention_maps(X[first], batch_size=0)
