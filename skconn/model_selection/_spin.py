@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.model_selection._split import BaseCrossValidator
 
 from ..pairs import RegionPairs
-from ._split import _BaseRegionSplit
+from ._split import check_region_splitter
 
 __all__ = ["SpinNullSplit", "rows_of_variant"]
 
@@ -115,13 +115,7 @@ class SpinNullSplit(BaseCrossValidator):
         return self.base_cv.get_n_splits(X, y, groups)
 
     def _check_base_cv(self):
-        # a splitter of rows would fold the rows of every variant together, so that
-        # the same pairs land in train and test once mapped onto one null
-        if not isinstance(self.base_cv, _BaseRegionSplit):
-            raise TypeError(
-                "base_cv must be a region splitter (RandomRegionSplit, SpatialRegionSplit or "
-                f"a subclass of their base), got {self.base_cv!r}"
-            )
+        check_region_splitter(self.base_cv, "base_cv")
 
     def _fold_variants(self, X, n_splits, *, check_present=True):
         present = np.unique(X.variant)

@@ -51,6 +51,19 @@ def _fold_masks(pairs, test_regions, n_regions, *, train_cross_pairs, test_cross
     return train, test
 
 
+def check_region_splitter(cv, name: str) -> None:
+    """Raise a TypeError unless ``cv`` folds regions.
+
+    A splitter of rows (e.g. ``KFold``) folds the rows of every null variant
+    together; mapped onto one null, the same pairs then land in train and test.
+    """
+    if not isinstance(cv, _BaseRegionSplit):
+        raise TypeError(
+            f"{name} must be a region splitter (RandomRegionSplit, SpatialRegionSplit or a "
+            f"subclass of their base), got {cv!r}"
+        )
+
+
 class _BaseRegionSplit(BaseCrossValidator, metaclass=ABCMeta):
     """Base class for splitters that fold regions and yield region-pair rows.
 

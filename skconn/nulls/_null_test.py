@@ -15,7 +15,7 @@ from sklearn.utils import Bunch
 from .._arguments import check_random_state
 from ..metrics import get_scorer
 from ..model_selection._spin import rows_of_variant
-from ..model_selection._split import _BaseRegionSplit
+from ..model_selection._split import check_region_splitter
 from ..models import ConnectomeModelRegressor
 from ..models._bilinear_solver import BilinearBasis
 from ..models._input import PairGraph, node_targets
@@ -165,14 +165,8 @@ def null_test(
     cvs = list(cv) if isinstance(cv, (list, tuple)) else [cv]
     if not cvs:
         raise ValueError("cv must be a region splitter or a non-empty list of them")
-    # a splitter of rows would fold the nulls' rows with the true data's, and map train
-    # and test rows onto the same null pairs
-    bad = [c for c in cvs if not isinstance(c, _BaseRegionSplit)]
-    if bad:
-        raise TypeError(
-            "cv must be a region splitter (RandomRegionSplit, SpatialRegionSplit) or a list "
-            f"of them, got {bad[0]!r}"
-        )
+    for splitter in cvs:
+        check_region_splitter(splitter, "cv")
     if variants is None:
         variants = list(range(1, len(cvs) + 1))
     if isinstance(variants, (str, bytes)) or not np.iterable(variants):
