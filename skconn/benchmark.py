@@ -411,19 +411,20 @@ def _save_fold(runs: Path, key: str, row: dict, predictions: dict) -> None:
     atomic_write(runs / f"{key}.json", lambda p: p.write_text(json.dumps(row, default=float)))
 
 
-def _check_fingerprint(out: Path, config: BenchmarkConfig) -> bool:
-    """Refuse a folder holding a run of another configuration.
+def _check_stamp(out: Path, name: str, value: str, what: str) -> bool:
+    """Refuse a folder whose stamp ``name`` holds another value than ``value``.
 
-    Returns whether it holds one of this configuration (its ``fingerprint.txt``
-    written by a run that got as far as its first fold).
+    Returns whether the stamp exists (and matches): the folder holds a run of this
+    ``what`` (stamps are written once a run got as far as its first fold).
     """
-    stamp = out / "fingerprint.txt"
+    stamp = out / name
     if not stamp.exists():
         return False
-    if stamp.read_text().strip() != config.fingerprint():
+    found = stamp.read_text().strip()
+    if found != value:
         raise ValueError(
-            f"{out} holds a run with a different configuration; choose another --output "
-            "(or delete the folder) to start a new run"
+            f"{out} holds a run {what} ({name}: {found}, this run: {value}); choose another "
+            "--output (or delete the folder) to start a new run"
         )
     return True
 
@@ -473,16 +474,6 @@ def dataset_fingerprint(connectome: Connectome) -> str:
     add("expression", floats(connectome.expression.to_numpy()))
     add("connectivity", floats(connectome.connectivity))
     return digest.hexdigest()[:16]
-
-
-def _check_dataset(out: Path, digest: str) -> None:
-    stamp = out / "dataset.txt"
-    if stamp.exists() and stamp.read_text().strip() != digest:
-        raise ValueError(
-            f"{out} holds a run on different data (dataset stamp {stamp.read_text().strip()}, "
-            f"this dataset {digest}); choose another --output (or delete the folder) to start "
-            "a new run"
-        )
 
 
 def _write_stamps(out: Path, config: BenchmarkConfig, digest: str) -> None:
@@ -633,7 +624,8 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(MODELS)}")
     out = Path(config.output)
-    resuming = _check_fingerprint(out, config)
+    resuming = _check_stamp(out, "fingerprint.txt", config.fingerprint(),
+                            "with a different configuration")
     if connectome is None:
         connectome = load_dataset(config.data)
     if not connectome.sampled.all():
@@ -643,7 +635,7 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
                       UserWarning, stacklevel=2)
         connectome = connectome.subset(connectome.sampled)
     digest = dataset_fingerprint(connectome)
-    _check_dataset(out, digest)
+    _check_stamp(out, "dataset.txt", digest, "on different data")
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     for folder in (out, runs):  # left by a run killed while writing
@@ -653,7 +645,7 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     # stamped only now that the data, nulls and folds were built: a run that failed
     # before (bad path, too few spins or regions) leaves the folder free for the fix
     _write_stamps(out, config, digest)
-    _write_config(out, config, connectome)
+    _write_config(out, config, connectome, digest)
     todo = [t for t in tasks if not (runs / f"{t[0]}.json").exists()]
     n_total = len(tasks)
     bar = tqdm(total=n_total, initial=n_total - len(todo), disable=not progress,
@@ -666,7 +658,7 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
         _save_fold(runs, key, row, predictions)
         bar.update()
     bar.close()
-    return _write_reports(out, config, connectome, [t[0] for t in tasks])
+    return _write_reports(out, config, connectome, [t[0] for t in tasks], digest)
 
 
 def _with_new_metrics(runs: Path, keys, rows: list[dict], connectome) -> list[dict]:
@@ -689,7 +681,7 @@ def _with_new_metrics(runs: Path, keys, rows: list[dict], connectome) -> list[di
     return rows
 
 
-def _write_config(out: Path, config: BenchmarkConfig, connectome,
+def _write_config(out: Path, config: BenchmarkConfig, connectome, digest: str,
                   folds: pd.DataFrame | None = None) -> None:
     """``config.toml``: the configuration, package version and resolved options; with
     the per-fold table, also where each model's folds ran (``ran_on_<model>``)."""
@@ -699,7 +691,7 @@ def _write_config(out: Path, config: BenchmarkConfig, connectome,
         "n_regions": int(connectome.n_regions),
         "n_genes": int(connectome.n_genes),
         "fingerprint": config.fingerprint(),
-        "dataset_fingerprint": dataset_fingerprint(connectome),
+        "dataset_fingerprint": digest,
         **{f"params_{m}": json.dumps(resolved_params(
             make_model(m, config.seed, config.device, config.autocast)))
            for m in config.models},
@@ -714,7 +706,8 @@ def _write_config(out: Path, config: BenchmarkConfig, connectome,
                  lambda p: p.write_text(config.to_toml(resolved), encoding="utf-8"))
 
 
-def _write_reports(out: Path, config: BenchmarkConfig, connectome, keys) -> pd.DataFrame:
+def _write_reports(out: Path, config: BenchmarkConfig, connectome, keys,
+                   digest: str) -> pd.DataFrame:
     from .plotting import write_result_figures
 
     rows = [json.loads((out / "runs" / f"{key}.json").read_text()) for key in keys]
@@ -734,6 +727,6 @@ def _write_reports(out: Path, config: BenchmarkConfig, connectome, keys) -> pd.D
              if f"{m}_mean" in table]
     text = format_summary(table, shown)
     atomic_write(out / "summary.md", lambda p: p.write_text(text + "\n"))
-    _write_config(out, config, connectome, folds)
+    _write_config(out, config, connectome, digest, folds)
     write_result_figures(out, folds, connectome)
     return folds
