@@ -354,7 +354,9 @@ def summarize(results: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd
     -------
     pandas.DataFrame
         Indexed by model (then split and data when present), columns
-        ``<metric>_mean``, ``<metric>_sd`` and ``n_runs``.
+        ``<metric>_mean``, ``<metric>_sd``, ``<metric>_n`` (the folds where the
+        metric is finite: a fold with too few pairs in a distance range or a
+        network scores NaN there) and ``n_runs`` (all folds).
 
     Examples
     --------
@@ -362,7 +364,7 @@ def summarize(results: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd
     >>> from skconn.benchmark import summarize
     >>> df = pd.DataFrame({"model": ["a", "a"], "pearson_r": [0.5, 0.7]})
     >>> summarize(df, ["pearson_r"]).round(3).to_dict("records")
-    [{'pearson_r_mean': 0.6, 'pearson_r_sd': 0.141, 'n_runs': 2}]
+    [{'pearson_r_mean': 0.6, 'pearson_r_sd': 0.141, 'pearson_r_n': 2, 'n_runs': 2}]
     """
     if metrics is None:
         metrics = [k for k in (*REPORT_KEYS, "fit_time") if k in results and k != "n_pairs"]
@@ -372,6 +374,7 @@ def summarize(results: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd
     for m in metrics:
         out[f"{m}_mean"] = grouped[m].mean()
         out[f"{m}_sd"] = grouped[m].std(ddof=1)
+        out[f"{m}_n"] = grouped[m].count()
     table = pd.DataFrame(out)
     table["n_runs"] = grouped.size()
     return table
@@ -379,6 +382,9 @@ def summarize(results: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd
 
 def format_summary(table: pd.DataFrame, metrics: Sequence[str]) -> str:
     """Markdown table of ``mean ± SD`` cells, one row per index entry of ``table``.
+
+    A cell averaged over fewer folds than the row's ``runs`` (the metric was NaN on
+    the others) says over how many, e.g. ``0.487 (n=1)``.
 
     Examples
     --------
@@ -397,11 +403,19 @@ def format_summary(table: pd.DataFrame, metrics: Sequence[str]) -> str:
         index = index if isinstance(index, tuple) else (index,)
         cells = []
         for m in metrics:
-            mean, sd = row[f"{m}_mean"], row[f"{m}_sd"]
-            cells.append("nan" if np.isnan(mean) else f"{mean:.3f} ± {sd:.3f}")
+            cells.append(_summary_cell(row, m))
         lines.append("| " + " | ".join(map(str, index)) + " | " + " | ".join(cells)
                      + f" | {int(row['n_runs'])} |")
     return "\n".join(lines)
+
+
+def _summary_cell(row: pd.Series, metric: str) -> str:
+    mean, sd = row[f"{metric}_mean"], row[f"{metric}_sd"]
+    if np.isnan(mean):
+        return "nan"
+    cell = f"{mean:.3f}" if np.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
+    n = row.get(f"{metric}_n", row["n_runs"])
+    return cell if n == row["n_runs"] else f"{cell} (n={int(n)})"
 
 
 # ---------------------------------------------------------------------- the job on disk

@@ -12,6 +12,7 @@ from skconn.benchmark import (
     resolved_params,
     run_benchmark,
     run_job,
+    format_summary,
     summarize,
 )
 from skconn.metrics import REPORT_KEYS
@@ -33,6 +34,17 @@ def test_run_benchmark_is_reproducible_and_complete(ukbb100):
     assert (table["n_runs"] == 6).all()
     # expression beats distance alone on these data
     assert table.loc["pls_bilinear", "pearson_r_mean"] > table.loc["exp_decay", "pearson_r_mean"]
+
+
+def test_summary_says_over_how_many_folds_a_partly_nan_metric_is_averaged():
+    folds = pd.DataFrame({"model": ["a"] * 4, "pearson_r": [0.5, 0.7, 0.6, 0.6],
+                          "long_r": [0.4, np.nan, np.nan, 0.2], "mid_r": [0.1] + [np.nan] * 3,
+                          "short_r": [np.nan] * 4})
+    table = summarize(folds, ["pearson_r", "long_r", "mid_r", "short_r"])
+    assert table.loc["a", "n_runs"] == 4
+    assert table.loc["a", "long_r_n"] == 2 and table.loc["a", "pearson_r_n"] == 4
+    row = format_summary(table, ["pearson_r", "long_r", "mid_r", "short_r"]).splitlines()[-1]
+    assert row == "| a | 0.600 ± 0.082 | 0.300 ± 0.141 (n=2) | 0.100 (n=1) | nan | 4 |"
 
 
 def test_inner_search_records_the_chosen_hyperparameters(ukbb100):
