@@ -7,6 +7,7 @@ import hashlib
 import json
 import numbers
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,9 @@ _INT_FIELDS = ("repeats", "folds", "n_iter", "inner_folds", "nulls", "n_spins", 
 _STR_FIELDS = ("data", "search", "device", "output")
 _PATH_FIELDS = ("data", "output")
 _LIST_FIELDS = ("models", "splits")
+
+#: A variant's name becomes part of file names (``runs/<name>__<split>__...``).
+_VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 _TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n",
                  "\f": "\\f", "\r": "\\r"}
@@ -101,6 +105,12 @@ class BenchmarkConfig:
         and what the published code used on its GPUs), False never.
     output : str, default="skconn-results"
         Output folder.
+    variants : dict of str to dict, default={}
+        Model variants: a new model name mapped to ``{"model": family, **params}``,
+        the family's default estimator with ``set_params(**params)``, e.g.
+        ``{"smt_cls_refit": {"model": "smt_cls", "refit_all": True}}``. A variant
+        runs when ``models`` names it; its folds are stored under its own name,
+        next to the family's. In TOML, a ``[variants.<name>]`` table.
 
     Examples
     --------
@@ -125,6 +135,7 @@ class BenchmarkConfig:
     device: str = "auto"
     autocast: str | bool = "auto"
     output: str = "skconn-results"
+    variants: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -176,6 +187,26 @@ class BenchmarkConfig:
                 raise TypeError(f"{name} must be a list of strings, got {value!r} "
                                 f"({type(value).__name__})")
             setattr(self, name, list(value))
+        self._check_variants()
+
+    def _check_variants(self) -> None:
+        if not isinstance(self.variants, dict):
+            raise TypeError("variants must be a table (dict) of model name -> "
+                            f"{{model = family, parameter = value, ...}}, got {self.variants!r}")
+        for name, spec in self.variants.items():
+            if not isinstance(name, str) or not _VARIANT_NAME.fullmatch(name) or "__" in name:
+                raise ValueError(f"variant name {name!r} must be letters, digits, '_', '.' or "
+                                 "'-' (starting with a letter or digit, no '__')")
+            if not isinstance(spec, dict) or not isinstance(spec.get("model"), str):
+                raise TypeError(f"variant {name!r} must be a table with a 'model' key naming "
+                                f"the model family it changes, got {spec!r}")
+            for key, value in spec.items():
+                try:
+                    _toml_value(value)
+                except TypeError:
+                    raise TypeError(f"variant {name!r}: {key} = {value!r} is not a number, "
+                                    "string, bool or list of them") from None
+        self.variants = {name: dict(spec) for name, spec in self.variants.items()}
 
     # ------------------------------------------------------------------ (de)serialising
     def to_dict(self) -> dict:
@@ -183,7 +214,13 @@ class BenchmarkConfig:
 
     def to_toml(self, extra: dict | None = None) -> str:
         """TOML text of the configuration (plus an ``[run]`` table of extra facts)."""
-        lines = [f"{k} = {_toml_value(v)}" for k, v in self.to_dict().items()]
+        values = self.to_dict()
+        variants = values.pop("variants")
+        lines = [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+        for name, spec in variants.items():
+            lines.append("")
+            lines.append(f"[variants.{_toml_string(name)}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in spec.items())
         if extra:
             lines.append("")
             lines.append("[run]")
@@ -215,8 +252,10 @@ class BenchmarkConfig:
         which precision it ran, column ``device``); nor ``models`` and ``splits``: a
         fold's result is stored under its model and split, so one output folder can
         take more models or splits later (separate jobs per model, say) and reuse the
-        folds already finished.
+        folds already finished; nor ``variants``: the folder records each variant
+        that ran in it and refuses another definition under the same name.
         """
         relevant = {k: v for k, v in self.to_dict().items()
-                    if k not in ("n_jobs", "output", "device", "autocast", "models", "splits")}
+                    if k not in ("n_jobs", "output", "device", "autocast", "models", "splits",
+                                 "variants")}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

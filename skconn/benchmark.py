@@ -114,19 +114,23 @@ OBSERVED, SPIN_NULL = "observed", "spin-null"
 
 
 def make_model(name: str, seed: int, device: str = "auto",
-               autocast: str | bool = "auto") -> BaseEstimator:
-    """A fresh default estimator of a named model family.
+               autocast: str | bool = "auto", variants: dict | None = None) -> BaseEstimator:
+    """A fresh estimator of a named model family, or of a variant of one.
 
     Parameters
     ----------
     name : str
-        One of :data:`MODELS`.
+        One of :data:`MODELS`, or a key of ``variants``.
     seed : int
         ``random_state`` for models that use one.
     device : str, default="auto"
         Device of neural models (ignored by the others).
     autocast : {"auto", True, False}, default="auto"
         bf16 autocast of neural models (ignored by the others).
+    variants : dict, default=None
+        Model variants, name -> ``{"model": family, **params}``
+        (:class:`BenchmarkConfig`'s ``variants``): the family's estimator with
+        ``set_params(**params)``.
 
     Returns
     -------
@@ -137,13 +141,48 @@ def make_model(name: str, seed: int, device: str = "auto",
     >>> from skconn.benchmark import make_model
     >>> make_model("connectome_model", 3)
     ConnectomeModelRegressor(random_state=3)
+    >>> make_model("cm_ridge", 3, variants={"cm_ridge": {"model": "connectome_model",
+    ...                                                  "penalty": "ridge"}})
+    ConnectomeModelRegressor(penalty='ridge', random_state=3)
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
-    model = MODELS[name].factory(seed, device)
+    family, params = _family(name, variants)
+    model = MODELS[family].factory(seed, device)
     if "autocast" in model.get_params(deep=False):
         model.set_params(autocast=autocast)
+    if params:
+        try:
+            model.set_params(**params)
+        except ValueError as exc:
+            raise ValueError(f"model variant {name!r} of {family!r}: {exc}") from None
     return model
+
+
+def _family(name: str, variants: dict | None) -> tuple[str, dict]:
+    """The model family behind ``name`` and the parameters the variant sets."""
+    variants = variants or {}
+    if name in MODELS:
+        if name in variants:
+            raise ValueError(f"variant name {name!r} is taken by a model family; rename it")
+        return name, {}
+    if name not in variants:
+        known = sorted(MODELS) + sorted(variants)
+        raise ValueError(f"unknown model {name!r}; choose from {known}")
+    params = dict(variants[name])
+    family = params.pop("model")
+    if family not in MODELS:
+        raise ValueError(f"model variant {name!r}: unknown model family {family!r}; "
+                         f"choose from {sorted(MODELS)}")
+    return family, params
+
+
+def _check_models(models: Sequence[str], variants: dict | None) -> None:
+    """Every name a family or a valid variant (its parameters checked by building it)."""
+    unknown = [m for m in models if m not in MODELS and m not in (variants or {})]
+    if unknown:
+        raise ValueError(f"unknown model(s) {unknown}; choose from "
+                         f"{sorted(MODELS) + sorted(variants or {})}")
+    for name in models:
+        make_model(name, 0, "cpu", False, variants)
 
 
 def _plain(value):
@@ -208,8 +247,14 @@ def load_dataset(data: str | os.PathLike) -> Connectome:
     return load_connectome(Path(data))
 
 
-def _with_search(model, name, search, split, inner_folds, n_iter, seed):
-    grid = MODELS[name].grid
+def _search_grid(name: str, variants: dict | None) -> dict:
+    """The inner-search grid of a model: its family's, less what a variant fixes."""
+    family, params = _family(name, variants)
+    return {k: v for k, v in MODELS[family].grid.items() if k not in params}
+
+
+def _with_search(model, name, search, split, inner_folds, n_iter, seed, variants=None):
+    grid = _search_grid(name, variants)
     if search == "none" or not grid:
         return model
     inner = _SPLITS[split](inner_folds, random_state=seed)
@@ -263,8 +308,10 @@ def _tasks(connectome, config: BenchmarkConfig, perms):
                 for kind, v in variants:
                     for name in config.models:
                         model = _with_search(
-                            make_model(name, seed, config.device, config.autocast), name,
-                            config.search, split, config.inner_folds, config.n_iter, seed,
+                            make_model(name, seed, config.device, config.autocast,
+                                       config.variants),
+                            name, config.search, split, config.inner_folds, config.n_iter,
+                            seed, config.variants,
                         )
                         meta = {"dataset": connectome.name, "model": name, "split": split,
                                 "repeat": repeat, "fold": fold, "seed": seed, "data": kind,
@@ -284,6 +331,7 @@ def run_benchmark(
     search: str = "none",
     n_jobs: int | None = None,
     verbose: int = 0,
+    variants: dict | None = None,
 ) -> pd.DataFrame:
     """Score models on repeated outer region folds of a dataset, in memory.
 
@@ -297,7 +345,7 @@ def run_benchmark(
     ----------
     connectome : Connectome
     models : sequence of str, default=("exp_decay", "connectome_model", "pls_bilinear")
-        Names from :data:`MODELS`.
+        Names from :data:`MODELS` or ``variants``.
     split : {"random", "spatial"}, default="random"
     repeats : int, default=3
     folds : int, default=4
@@ -308,6 +356,9 @@ def run_benchmark(
         Folds run in parallel through joblib.
     verbose : int, default=0
         joblib progress messages.
+    variants : dict, default=None
+        Model variants, name -> ``{"model": family, **params}`` (as
+        :class:`BenchmarkConfig`'s ``variants``).
 
     Returns
     -------
@@ -325,13 +376,11 @@ def run_benchmark(
     >>> df[["model", "repeat", "fold"]].values.tolist()
     [['exp_decay', 0, 0], ['exp_decay', 0, 1]]
     """
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(MODELS)}")
+    _check_models(models, variants)
     if split not in _SPLITS:
         raise ValueError(f"split must be one of {sorted(_SPLITS)}, got {split!r}")
     config = BenchmarkConfig(models=list(models), splits=[split], repeats=repeats, folds=folds,
-                             seed=random_state, search=search)
+                             seed=random_state, search=search, variants=dict(variants or {}))
     tasks = list(_tasks(connectome, config, None))
     results = Parallel(n_jobs=n_jobs, verbose=verbose)(
         delayed(_run_fold)(model, X, y, train, test, meta)
@@ -495,6 +544,26 @@ def _write_stamps(out: Path, config: BenchmarkConfig, digest: str) -> None:
     for name, value in (("fingerprint.txt", config.fingerprint()), ("dataset.txt", digest)):
         if not (out / name).exists():
             atomic_write(out / name, lambda p, v=value: p.write_text(v + "\n"))
+    stamped = _check_variant_stamps(out, config)
+    if any(m not in stamped for m in config.models if m in config.variants):
+        stamped.update({m: config.variants[m] for m in config.models if m in config.variants})
+        text = json.dumps(stamped, indent=1, sort_keys=True)
+        atomic_write(out / "variants.json", lambda p: p.write_text(text + "\n"))
+
+
+def _check_variant_stamps(out: Path, config: BenchmarkConfig) -> dict:
+    """The variants that ran in the folder (``variants.json``); a ValueError if one of
+    this run's variants was defined otherwise there (its folds would be reused)."""
+    path = out / "variants.json"
+    stamped = json.loads(path.read_text()) if path.exists() else {}
+    for name in config.models:
+        if name in config.variants and name in stamped and stamped[name] != config.variants[name]:
+            raise ValueError(
+                f"{out} holds folds of model variant {name!r} defined as {stamped[name]}, "
+                f"this run defines it as {config.variants[name]}; give the new definition "
+                "another name (or choose another --output)"
+            )
+    return stamped
 
 
 def write_null_figure(path: Path, connectome, diagnostics, spins) -> None:
@@ -634,10 +703,9 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     """
     from tqdm.auto import tqdm
 
-    unknown = [m for m in config.models if m not in MODELS]
-    if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(MODELS)}")
+    _check_models(config.models, config.variants)
     out = Path(config.output)
+    _check_variant_stamps(out, config)
     resuming = _check_stamp(out, "fingerprint.txt", config.fingerprint(),
                             "with a different configuration")
     if connectome is None:
@@ -707,9 +775,10 @@ def _write_config(out: Path, config: BenchmarkConfig, connectome, digest: str,
         "fingerprint": config.fingerprint(),
         "dataset_fingerprint": digest,
         **{f"params_{m}": json.dumps(resolved_params(
-            make_model(m, config.seed, config.device, config.autocast)))
+            make_model(m, config.seed, config.device, config.autocast, config.variants)))
            for m in config.models},
-        **{f"grid_{m}": json.dumps(MODELS[m].grid) for m in config.models},
+        **{f"grid_{m}": json.dumps(_search_grid(m, config.variants))
+           for m in config.models},
     }
     if folds is not None and "device" in folds:
         # where the folds ran: a folder can be finished on other devices or in another precision

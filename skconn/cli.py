@@ -25,6 +25,24 @@ def _autocast(text: str) -> str | bool:
     return choices[text]
 
 
+def _variant(text: str) -> dict:
+    """``NAME = {model = "family", param = value, ...}`` (a TOML key and inline table)."""
+    from ._config import tomllib
+
+    try:
+        value = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME = {{model = \"family\", parameter = value, ...}} (TOML), "
+            f"got {text!r}: {exc}"
+        ) from None
+    if len(value) != 1 or not isinstance(next(iter(value.values())), dict):
+        raise argparse.ArgumentTypeError(
+            f"expected one NAME = {{model = \"family\", ...}}, got {text!r}"
+        )
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     from ._config import BenchmarkConfig
     from .benchmark import MODELS
@@ -50,8 +68,15 @@ def _parser() -> argparse.ArgumentParser:
                        f"expression.csv.gz, connectivity.csv.gz); default {defaults.data!r}",
     )
     bench.add_argument("--models", type=_csv,
-                       help=f"comma-separated, among {','.join(MODELS)}; "
+                       help=f"comma-separated, among {','.join(MODELS)} and the names of "
+                            "--variant; "
                             f"default {','.join(defaults.models)}")
+    bench.add_argument(
+        "--variant", dest="variants", type=_variant, action="append",
+        help='a model variant to name in --models: NAME = {model = "family", parameter = '
+             'value, ...} in TOML, e.g. \'smt_refit = {model = "smt", refit_all = true}\' '
+             "(repeatable; adds to the [variants] of --config)",
+    )
     bench.add_argument("--split", dest="splits", type=_csv,
                        help="random, spatial or random,spatial; "
                             f"default {','.join(defaults.splits)}")
@@ -89,7 +114,9 @@ def _config(args: argparse.Namespace):
     values = BenchmarkConfig.from_toml(args.config).to_dict() if args.config else {}
     for key in BenchmarkConfig().to_dict():
         given = getattr(args, key, None)
-        if given is not None:
+        if key == "variants" and given is not None:
+            values[key] = {**values.get(key, {}), **{k: v for d in given for k, v in d.items()}}
+        elif given is not None:
             values[key] = given
     return BenchmarkConfig(**values)
 

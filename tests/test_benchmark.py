@@ -8,14 +8,15 @@ from skconn.benchmark import (
     MODELS,
     BenchmarkConfig,
     dataset_fingerprint,
+    format_summary,
     make_model,
     resolved_params,
     run_benchmark,
     run_job,
-    format_summary,
     summarize,
 )
-from skconn.metrics import REPORT_KEYS
+from skconn.metrics import REPORT_KEYS, score_report
+from skconn.model_selection import RandomRegionSplit
 
 
 def test_run_benchmark_is_reproducible_and_complete(ukbb100):
@@ -357,3 +358,69 @@ def test_predictions_and_figures_say_which_split_they_show(tmp_path, monkeypatch
     assert set(predictions["data"]) == {"observed"}
     assert set(titles) == {"connectomes.png", "scatter.png", "metrics.png"}
     assert all("spatial split" in t for t in titles.values()), titles
+
+
+def test_a_model_variant_runs_next_to_its_family_on_the_same_folds(ukbb100, tmp_path):
+    from skconn.models import ConnectomeModelRegressor
+    from skconn.pairs import make_pairs
+
+    variants = {"cm_ridge": {"model": "connectome_model", "penalty": "ridge"}}
+    config = BenchmarkConfig(models=["connectome_model", "cm_ridge"], repeats=1, folds=3,
+                             nulls=0, search="grid", variants=variants, output=str(tmp_path))
+    folds = run_job(config, progress=False, connectome=ukbb100)
+    ridge = folds[folds["model"] == "cm_ridge"].reset_index(drop=True)
+    assert len(ridge) == 3 and (tmp_path / "runs" / "cm_ridge__random__r0__f0__observed.json"
+                                ).exists()
+    # the family's estimator with the variant's parameter, on the family's folds; the
+    # inner search leaves out the parameter the variant fixes (nothing left to search)
+    X, y = make_pairs(ukbb100)
+    expected = run_benchmark(ukbb100, ["connectome_model"], repeats=1, folds=3)
+    for fold, (train, test) in enumerate(RandomRegionSplit(3, random_state=0).split(X)):
+        model = ConnectomeModelRegressor(penalty="ridge", random_state=0).fit(X[train], y[train])
+        assert ridge.loc[fold, "pearson_r"] == pytest.approx(
+            score_report(y[test], model.predict(X[test]), X[test])["pearson_r"], abs=1e-10)
+    assert json.loads(ridge.loc[0, "params"]) == {}
+    family = folds[folds["model"] == "connectome_model"]["params"].map(json.loads)
+    assert all(set(p) == {"penalty"} for p in family)  # the family's own grid did run
+    assert not np.allclose(expected["pearson_r"], ridge["pearson_r"])
+    saved = BenchmarkConfig.from_toml(tmp_path / "config.toml")
+    assert saved.variants == variants
+    text = (tmp_path / "config.toml").read_text()
+    assert 'grid_cm_ridge = "{}"' in text and '\\"penalty\\": \\"ridge\\"' in text
+    assert json.loads((tmp_path / "variants.json").read_text()) == variants
+    # another definition under the same name would reuse these folds: refused
+    other = {"cm_ridge": {"model": "connectome_model", "penalty": "kronecker"}}
+    with pytest.raises(ValueError, match="variant 'cm_ridge' defined as"):
+        run_job(BenchmarkConfig(**{**config.to_dict(), "variants": other}), progress=False,
+                connectome=ukbb100)
+    # a definition that is not run is not checked against the folder
+    unused = BenchmarkConfig(**{**config.to_dict(), "models": ["connectome_model"],
+                                "variants": other})
+    assert len(run_job(unused, progress=False, connectome=ukbb100)) == 3
+
+
+@pytest.mark.parametrize(("variants", "models", "error", "match"), [
+    ({"v": {"model": "svm"}}, ["v"], ValueError, "unknown model family 'svm'"),
+    ({"v": {"model": "connectome_model", "colour": 1}}, ["v"], ValueError,
+     "variant 'v' of 'connectome_model'.*colour"),
+    ({"smt": {"model": "smt", "max_epochs": 3}}, ["smt"], ValueError, "taken by a model family"),
+    ({"v": {"model": "smt"}}, ["w"], ValueError, r"unknown model\(s\) \['w'\]"),
+])
+def test_bad_model_variants_are_named(variants, models, error, match, tmp_path):
+    config = BenchmarkConfig(models=models, variants=variants, output=str(tmp_path / "out"))
+    with pytest.raises(error, match=match):
+        run_job(config, progress=False)
+    assert not (tmp_path / "out").exists()  # nothing written for a run that cannot start
+
+
+@pytest.mark.parametrize(("variants", "error", "match"), [
+    ({"a__b": {"model": "smt"}}, ValueError, "no '__'"),
+    ({"a/b": {"model": "smt"}}, ValueError, "variant name 'a/b'"),
+    ({"v": {"refit_all": True}}, TypeError, "'model' key"),
+    ({"v": "smt"}, TypeError, "'model' key"),
+    ({"v": {"model": "smt", "callbacks": {"a": 1}}}, TypeError, "callbacks = "),
+    (["v"], TypeError, "variants must be a table"),
+])
+def test_config_rejects_malformed_variants(variants, error, match):
+    with pytest.raises(error, match=match):
+        BenchmarkConfig(variants=variants)

@@ -176,3 +176,30 @@ def test_negative_n_jobs_are_accepted_zero_is_not(tmp_path, capsys):
     assert _config(_parser().parse_args(["benchmark", "--n-jobs", "-2"])).n_jobs == -2
     assert main(["benchmark", "--n-jobs", "0", "--output", str(tmp_path / "o")]) == 2
     assert "n_jobs must not be 0" in capsys.readouterr().err
+
+
+def test_variants_come_from_flags_and_from_the_config_file(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('models = ["ridge"]\n\n[variants.ridge]\nmodel = "connectome_model"\n'
+                      'penalty = "ridge"\n')
+    args = _parser().parse_args([
+        "benchmark", "--config", str(config),
+        "--variant", 'low = {model = "low_rank", rank = 5, alpha = 1e-2}',
+        "--variant", 'mlp_small = {model = "mlp", module__hidden_dims = [16, 8]}',
+    ])
+    variants = _config(args).variants
+    assert variants == {"ridge": {"model": "connectome_model", "penalty": "ridge"},
+                        "low": {"model": "low_rank", "rank": 5, "alpha": 0.01},
+                        "mlp_small": {"model": "mlp", "module__hidden_dims": [16, 8]}}
+    assert main(["benchmark", "--config", str(config), "--repeats", "1", "--folds", "3",
+                 "--nulls", "0", "--models", "ridge,low", "--output", str(tmp_path / "out"),
+                 "--variant", 'low = {model = "low_rank", rank = 5}', "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert 0.2 < _row_mean(printed, "ridge") < 1 and 0.2 < _row_mean(printed, "low") < 1
+    for bad, match in (("low = low_rank", "TOML"), ('a = {model = "smt"}\nb = 1', "one NAME")):
+        with pytest.raises(SystemExit) as exit_:
+            _parser().parse_args(["benchmark", "--variant", bad])
+        assert exit_.value.code == 2 and match in capsys.readouterr().err
+    assert main(["benchmark", "--models", "v", "--variant", 'v = {model = "smt", depth = 2}',
+                 "--output", str(tmp_path / "o")]) == 2
+    assert "variant 'v' of 'smt'" in capsys.readouterr().err
