@@ -750,15 +750,10 @@ def _with_new_metrics(runs: Path, keys, rows: list[dict], connectome) -> list[di
     if not stale:
         return rows
     X, _ = make_pairs(connectome)
-    n = np.int64(X.n_regions)
-    codes = X.pairs[:, 0].astype(np.int64) * n + X.pairs[:, 1]
-    order = np.argsort(codes)
     for k in stale:
         with np.load(runs / f"{keys[k]}.npz") as saved:
             pairs, y_true, y_pred = saved["pairs"], saved["y_true"], saved["y_pred"]
-        want = pairs[:, 0].astype(np.int64) * n + pairs[:, 1]
-        test = order[np.searchsorted(codes, want, sorter=order)]
-        report = score_report(y_true, y_pred, X[test])
+        report = score_report(y_true, y_pred, X[X.find(pairs)])
         rows[k] = {**rows[k], **{m: v for m, v in report.items() if m not in rows[k]}}
     return rows
 

@@ -31,21 +31,13 @@ def rows_of_variant(X: RegionPairs, rows: np.ndarray, variant: int) -> np.ndarra
     ValueError
         If X lacks some of those pairs in that variant.
     """
-    n = X.n_regions
-    target = np.flatnonzero(X.variant == variant)
-    keys = X.pairs[target, 0].astype(np.int64) * n + X.pairs[target, 1]
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    want = X.pairs[rows, 0].astype(np.int64) * n + X.pairs[rows, 1]
-    at = np.searchsorted(sorted_keys, want)
-    found = at < len(sorted_keys)
-    found[found] = sorted_keys[at[found]] == want[found]
-    if not found.all():
+    try:
+        return X.find(X.pairs[rows], variant)
+    except ValueError as exc:
         raise ValueError(
-            f"X lacks {int((~found).sum())} of the fold's pairs in null variant {variant}; "
-            "build X with make_pairs(connectome, nulls=...) so every variant has every pair"
-        )
-    return target[order[at]]
+            f"X lacks some of the fold's pairs in null variant {variant} ({exc}); build X "
+            "with make_pairs(connectome, nulls=...) so every variant has every pair"
+        ) from None
 
 
 class SpinNullSplit(BaseCrossValidator):

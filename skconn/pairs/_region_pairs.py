@@ -315,6 +315,54 @@ class RegionPairs:
         """Sorted indices of the regions that appear in at least one pair."""
         return np.unique(self.pairs)
 
+    def find(self, pairs, variant: int = 0) -> np.ndarray:
+        """Rows of this view that hold the given ordered region pairs in one variant.
+
+        Parameters
+        ----------
+        pairs : array-like of int, shape (n, 2)
+            Region indices ``(i, j)``, as in :attr:`pairs`.
+        variant : int, default=0
+            0 for the true data, k for null k.
+
+        Returns
+        -------
+        ndarray of int, shape (n,)
+            ``X[rows]`` holds ``pairs`` in that order.
+
+        Raises
+        ------
+        ValueError
+            If some of the pairs are not in the view in that variant.
+
+        Examples
+        --------
+        >>> from skconn.datasets import make_toy_connectome
+        >>> from skconn.pairs import make_pairs
+        >>> X, y = make_pairs(make_toy_connectome(5, 3))
+        >>> rows = X.find([[3, 1], [0, 4]])
+        >>> X.pairs[rows].tolist()
+        [[3, 1], [0, 4]]
+        """
+        pairs = np.asarray(pairs)
+        if pairs.ndim != 2 or pairs.shape[1] != 2:
+            raise ValueError(f"pairs must have shape (n, 2), got {pairs.shape}")
+        n = np.int64(self.n_regions)
+        target = np.flatnonzero(self.variant == variant)
+        keys = self.pairs[target, 0].astype(np.int64) * n + self.pairs[target, 1]
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        want = pairs[:, 0].astype(np.int64) * n + pairs[:, 1]
+        at = np.searchsorted(sorted_keys, want)
+        found = at < len(sorted_keys)
+        found[found] = sorted_keys[at[found]] == want[found]
+        if not found.all():
+            raise ValueError(
+                f"{int((~found).sum())} of the {len(pairs)} pairs are not in X in variant "
+                f"{variant}"
+            )
+        return target[order[at]]
+
     def primary_variant(self) -> int:
         """The variant that region splitters fold: 0 if present, else the only one.
 

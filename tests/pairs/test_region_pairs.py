@@ -369,3 +369,20 @@ def test_region_pairs_cost_the_region_table_not_the_dense_matrix(big_connectome)
     assert train._table is X._table
     assert np.shares_memory(train._table.features, X._table.features)
     assert peak < pair_bytes < table_bytes / 4
+
+
+def test_find_returns_the_rows_of_given_pairs_in_a_variant(hcp100):
+    perm = np.random.default_rng(0).permutation(hcp100.n_regions)
+    X, _ = make_pairs(hcp100, nulls=perm[None])
+    want = np.array([[5, 2], [2, 5], [113, 0], [40, 41]])
+    for variant in (0, 1):
+        rows = X.find(want, variant)
+        np.testing.assert_array_equal(X.pairs[rows], want)
+        assert (X.variant[rows] == variant).all()
+    view = X[X.find(want[:2])]  # a view lacks what it does not hold
+    with pytest.raises(ValueError, match="1 of the 2 pairs are not in X in variant 0"):
+        view.find(want[1:3])
+    with pytest.raises(ValueError, match="not in X in variant 1"):
+        view.find(want[:1], variant=1)
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        X.find([1, 2])
