@@ -132,3 +132,15 @@ def test_end_to_end_with_cge_matched_nulls(hcp100):
                           scoring="r2")["test_score"]
     assert null.shape == true.shape == (4,)
     assert np.isfinite(null).all()
+
+
+def test_rows_of_variant_maps_pairs_across_variants_and_names_missing_ones(null_pairs):
+    from skconn.model_selection._spin import rows_of_variant
+
+    X, _, _ = null_pairs
+    rows = np.arange(0, len(X) // X.n_variants, 7)
+    moved = rows_of_variant(X, rows, 3)
+    np.testing.assert_array_equal(X.pairs[moved], X.pairs[rows])
+    assert (X.variant[moved] == 3).all()
+    with pytest.raises(ValueError, match="lacks some of the fold's pairs in null variant 3"):
+        rows_of_variant(X[X.variant < 3], rows, 3)
