@@ -539,12 +539,12 @@ def dataset_fingerprint(connectome: Connectome) -> str:
     return digest.hexdigest()[:16]
 
 
-def _write_stamps(out: Path, config: BenchmarkConfig, digest: str) -> None:
-    """Mark the folder as this configuration's on this dataset (once it can run folds)."""
+def _write_stamps(out: Path, config: BenchmarkConfig, digest: str, stamped: dict) -> None:
+    """Mark the folder as this configuration's on this dataset (once it can run folds);
+    add this run's variants to ``stamped``, those already in ``variants.json``."""
     for name, value in (("fingerprint.txt", config.fingerprint()), ("dataset.txt", digest)):
         if not (out / name).exists():
             atomic_write(out / name, lambda p, v=value: p.write_text(v + "\n"))
-    stamped = _check_variant_stamps(out, config)
     if any(m not in stamped for m in config.models if m in config.variants):
         stamped.update({m: config.variants[m] for m in config.models if m in config.variants})
         text = json.dumps(stamped, indent=1, sort_keys=True)
@@ -705,7 +705,7 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
 
     _check_models(config.models, config.variants)
     out = Path(config.output)
-    _check_variant_stamps(out, config)
+    stamped_variants = _check_variant_stamps(out, config)
     resuming = _check_stamp(out, "fingerprint.txt", config.fingerprint(),
                             "with a different configuration")
     if connectome is None:
@@ -726,7 +726,7 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     tasks = list(_tasks(connectome, config, perms))
     # stamped only now that the data, nulls and folds were built: a run that failed
     # before (bad path, too few spins or regions) leaves the folder free for the fix
-    _write_stamps(out, config, digest)
+    _write_stamps(out, config, digest, stamped_variants)
     _write_config(out, config, connectome, digest)
     todo = [t for t in tasks if not (runs / f"{t[0]}.json").exists()]
     n_total = len(tasks)
