@@ -545,8 +545,9 @@ def _write_stamps(out: Path, config: BenchmarkConfig, digest: str, stamped: dict
     for name, value in (("fingerprint.txt", config.fingerprint()), ("dataset.txt", digest)):
         if not (out / name).exists():
             atomic_write(out / name, lambda p, v=value: p.write_text(v + "\n"))
-    if any(m not in stamped for m in config.models if m in config.variants):
-        stamped.update({m: config.variants[m] for m in config.models if m in config.variants})
+    used = {m: config.variants[m] for m in config.models if m in config.variants}
+    if used.keys() - stamped.keys():
+        stamped.update(used)
         text = json.dumps(stamped, indent=1, sort_keys=True)
         atomic_write(out / "variants.json", lambda p: p.write_text(text + "\n"))
 
