@@ -273,6 +273,16 @@ class RegionPairs:
         """(V, R) map from (variant, region) to feature row."""
         return self._table.variants
 
+    @property
+    def feature_table(self) -> np.ndarray:
+        """The (N, F) table of region feature rows that every view shares.
+
+        Row ``variants[v, r]`` holds region ``r``'s features in variant ``v``
+        (N = R without nulls). Read it to transform every region at once, e.g. in a
+        region-level transformer; it is shared, so copy before writing to it.
+        """
+        return self._table.features
+
     def region_features(self, regions=None, variant=0) -> np.ndarray:
         """Features of some regions as seen in one variant.
 
