@@ -107,9 +107,7 @@ def test_parallel_folds_and_fit_params(data):
     cv = RandomRegionSplit(3, random_state=0)
     weights = np.random.default_rng(0).uniform(0.1, 2.0, len(y))
     one = cross_val_predict(Ridge(), X, y, cv=cv, fit_params={"sample_weight": weights})
-    two = cross_val_predict(
-        Ridge(), X, y, cv=cv, fit_params={"sample_weight": weights}, n_jobs=2
-    )
+    two = cross_val_predict(Ridge(), X, y, cv=cv, fit_params={"sample_weight": weights}, n_jobs=2)
     np.testing.assert_allclose(one.predictions, two.predictions, equal_nan=True)
     train, test = next(cv.split(X, y))
     expected = Ridge().fit(X[train], y[train], sample_weight=weights[train]).predict(X[test])
@@ -128,9 +126,7 @@ def test_only_the_true_variant_is_predicted(hcp100_small):
     assert not result.is_cross[X.variant > 0].any()
 
 
-@pytest.mark.parametrize(
-    "cv", [KFold(3), 3, SpinNullSplit(RandomRegionSplit(3, random_state=0))]
-)
+@pytest.mark.parametrize("cv", [KFold(3), 3, SpinNullSplit(RandomRegionSplit(3, random_state=0))])
 def test_row_splitters_are_refused(data, cv):
     X, y = data
     with pytest.raises(TypeError, match="cv must be a region splitter"):
