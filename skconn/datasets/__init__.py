@@ -1,7 +1,7 @@
 """Datasets: the :class:`Connectome` container and its sources."""
 
 from ._ahba import fetch_ahba_expression
-from ._atlas import connectivity_from_timeseries, connectome_from_atlas, region_centroids
+from ._atlas import connectome_from_atlas, region_centroids
 from ._connectome import REGION_COLUMNS, Connectome
 from ._default import load_default
 from ._impute import imputation_leave_one_out, impute_missing_regions
@@ -11,6 +11,7 @@ from ._subjects import (
     subject_connectivity_from_upper,
     subject_upper_triangles,
 )
+from ._timeseries import connectivity_from_timeseries
 from ._toy import make_toy_connectome
 from ._tss import gene_order, load_gene_tss
 

@@ -10,6 +10,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ._atlas import unique_region_labels
+from ._connectome import hemisphere_codes
+
 __all__ = ["fetch_ahba_expression"]
 
 # Options this wrapper decides itself: passing them through would change what it returns.
@@ -122,18 +125,21 @@ def _import_abagen():
 
 
 def _region_names(atlas_info) -> dict | None:
-    """Map atlas id -> region label, if ``atlas_info`` has a ``label`` column."""
+    """Map atlas id -> region label, if ``atlas_info`` has a ``label`` column.
+
+    Labels repeated across hemispheres (abagen's own atlases) are made unique as
+    :func:`connectome_from_atlas` makes them: ``"<label>_<hemisphere>"``.
+    """
     if atlas_info is None:
         return None
     info = atlas_info if isinstance(atlas_info, pd.DataFrame) else pd.read_csv(atlas_info)
     if "label" not in info.columns or "id" not in info.columns:
         return None
-    names = info.set_index("id")["label"].astype(str)
-    if names.duplicated().any():
-        raise ValueError(
-            f"atlas_info.label has duplicate labels: {names[names.duplicated()].tolist()[:5]}"
-        )
-    return names.to_dict()
+    info = info.reset_index(drop=True)
+    if "hemisphere" in info:
+        info = info.assign(hemisphere=hemisphere_codes(info["hemisphere"], "atlas_info.hemisphere"))
+    labels = unique_region_labels(info)
+    return dict(zip(info["id"].astype(int), labels, strict=True))
 
 
 def _as_float_table(table: pd.DataFrame, names: dict | None) -> pd.DataFrame:
@@ -218,7 +224,11 @@ def fetch_ahba_expression(
     atlas_info : pandas.DataFrame or str, default=None
         Table with columns ``id``, ``hemisphere`` (L/R/B) and ``structure``
         (cortex, subcortex, ...): constrains which samples a region can take.
-        An optional ``label`` column names the regions of the output.
+        An optional ``label`` column names the regions of the output. A label
+        repeated across hemispheres, as in abagen's own atlases
+        (``abagen.fetch_desikan_killiany()["info"]``), becomes
+        ``"<label>_<hemisphere>"`` (e.g. ``"bankssts_L"``, ``"bankssts_R"``),
+        the labels :func:`connectome_from_atlas` gives the same table.
     data_dir : str or path-like, default=None
         Where the AHBA data live (or are downloaded to); abagen's default
         (``$ABAGEN_DATA`` or ``~/abagen-data``) if None.

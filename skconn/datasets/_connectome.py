@@ -14,8 +14,43 @@ __all__ = ["REGION_COLUMNS", "Connectome"]
 
 #: Columns every region table carries, in this order.
 REGION_COLUMNS = ("label", "hemisphere", "structure", "x", "y", "z")
-_HEMISPHERES = {"L", "R", "B"}
+#: Accepted spellings of each hemisphere code, compared case-insensitively.
+HEMISPHERE_SPELLINGS = {
+    "L": ("l", "lh", "left"),
+    "R": ("r", "rh", "right"),
+    "B": ("b", "both", "bilateral", "midline"),
+}
+_HEMISPHERE_CODES = {
+    spelling: code for code, spellings in HEMISPHERE_SPELLINGS.items() for spelling in spellings
+}
 _STRUCTURES = {"cortex", "subcortex"}
+
+
+def hemisphere_codes(values, name: str = "regions.hemisphere") -> np.ndarray:
+    """Normalise hemisphere spellings to the codes ``"L"``, ``"R"`` and ``"B"``.
+
+    ``"left"``, ``"Left"``, ``"lh"``, ``"LH"``, ``"L"`` (any case) become ``"L"``;
+    right likewise; ``"both"``, ``"bilateral"``, ``"midline"`` and ``"B"`` become
+    ``"B"``.
+
+    Raises
+    ------
+    ValueError
+        On any other value (missing values included), listing the accepted spellings.
+    """
+    values = pd.Series(values, dtype=object)
+    keys = values.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+    codes = keys.map(_HEMISPHERE_CODES)
+    bad = sorted({str(v) for v in values[codes.isna()]})
+    if bad:
+        accepted = "; ".join(
+            f"{code} = {', '.join(spellings)}" for code, spellings in HEMISPHERE_SPELLINGS.items()
+        )
+        raise ValueError(
+            f"{name} must be L, R or B (one of L, R, B or a spelling of them, any case: "
+            f"{accepted}); got {bad[:5]}"
+        )
+    return codes.to_numpy(dtype=object).astype(str)
 
 
 def region_xyz(regions: pd.DataFrame) -> np.ndarray:
@@ -35,6 +70,7 @@ def region_xyz(regions: pd.DataFrame) -> np.ndarray:
     if not np.isfinite(xyz).all():
         raise ValueError("regions x, y, z contain NaN or infinite coordinates")
     return xyz
+
 
 def _as_region_table(regions: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(regions, pd.DataFrame):
@@ -57,10 +93,7 @@ def _as_region_table(regions: pd.DataFrame) -> pd.DataFrame:
     duplicated = table["label"][table["label"].duplicated()].unique().tolist()
     if duplicated:
         raise ValueError(f"regions has duplicate labels: {duplicated[:5]}")
-    table["hemisphere"] = table["hemisphere"].astype(str)
-    bad = sorted(set(table["hemisphere"]) - _HEMISPHERES)
-    if bad:
-        raise ValueError(f"regions.hemisphere must be one of L, R, B; got {bad}")
+    table["hemisphere"] = hemisphere_codes(table["hemisphere"])
     table["structure"] = table["structure"].astype(str)
     bad = sorted(set(table["structure"]) - _STRUCTURES)
     if bad:
@@ -113,14 +146,47 @@ def _as_expression(expression: pd.DataFrame, labels: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(values, index=pd.Index(labels, name="label"), columns=columns)
 
 
+def _align_connectivity(connectivity: pd.DataFrame, labels: pd.Index, name: str) -> pd.DataFrame:
+    """Re-order a labelled connectivity frame to ``labels``, as expression is.
+
+    A ``RangeIndex`` on both axes means regions order. Labelled axes must hold
+    exactly the region labels (in any order); with one axis labelled and the
+    other not, the labelled axis must already be in regions order (the other
+    axis's order is unknown).
+    """
+    index_labelled = not isinstance(connectivity.index, pd.RangeIndex)
+    columns_labelled = not isinstance(connectivity.columns, pd.RangeIndex)
+    for axis, labelled, values in (
+        ("row", index_labelled, connectivity.index.astype(str)),
+        ("column", columns_labelled, connectivity.columns.astype(str)),
+    ):
+        if labelled and not values.equals(labels):
+            if (
+                len(values) != len(labels)
+                or set(values) != set(labels)
+                or values.duplicated().any()
+            ):
+                extra = sorted(set(values) - set(labels))[:5]
+                lacking = sorted(set(labels) - set(values))[:5]
+                raise ValueError(
+                    f"{name} {axis} labels do not match regions.label: not in regions {extra}, "
+                    f"missing from {name} {lacking}"
+                )
+            if not (index_labelled and columns_labelled):
+                raise ValueError(
+                    f"{name} {axis} labels are in another order than regions.label and the "
+                    f"other axis is unlabelled; label both axes to have it re-ordered"
+                )
+    if index_labelled and columns_labelled:
+        connectivity = connectivity.set_axis(connectivity.index.astype(str), axis=0)
+        connectivity = connectivity.set_axis(connectivity.columns.astype(str), axis=1)
+        connectivity = connectivity.loc[labels, labels]
+    return connectivity
+
+
 def _as_connectivity(connectivity, labels: pd.Index, name: str = "connectivity") -> np.ndarray:
     if isinstance(connectivity, pd.DataFrame):
-        idx = connectivity.index.astype(str)
-        cols = connectivity.columns.astype(str)
-        if not isinstance(connectivity.index, pd.RangeIndex) and not idx.equals(labels):
-            raise ValueError(f"{name} row labels do not match regions.label")
-        if not isinstance(connectivity.columns, pd.RangeIndex) and not cols.equals(labels):
-            raise ValueError(f"{name} column labels do not match regions.label")
+        connectivity = _align_connectivity(connectivity, labels, name)
     try:
         fc = np.asarray(connectivity, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -128,8 +194,14 @@ def _as_connectivity(connectivity, labels: pd.Index, name: str = "connectivity")
     n = len(labels)
     if fc.shape != (n, n):
         raise ValueError(f"{name} must have shape ({n}, {n}) to match regions, got {fc.shape}")
-    if not np.isfinite(fc).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+    off_diagonal = ~np.eye(n, dtype=bool)
+    if not np.isfinite(fc[off_diagonal]).all():
+        raise ValueError(f"{name} contains NaN or infinite values off the diagonal")
+    # No model uses the diagonal: a NaN or infinite one (as many exports write,
+    # e.g. arctanh(1)) is set to 0 rather than refused.
+    fc = fc.copy()
+    diagonal = np.diagonal(fc)
+    fc[np.diag_indices(n)] = np.where(np.isfinite(diagonal), diagonal, 0.0)
     if not np.allclose(fc, fc.T, rtol=1e-6, atol=1e-8):
         worst = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(fc - fc.T)), fc.shape))
         raise ValueError(
@@ -176,15 +248,20 @@ class Connectome:
     ----------
     regions : pandas.DataFrame of shape (R, 6)
         One row per region with columns ``label`` (unique), ``hemisphere``
-        (``"L"``, ``"R"`` or ``"B"`` for bilateral/midline), ``structure``
+        (``"L"``, ``"R"`` or ``"B"`` for bilateral/midline; ``"left"``, ``"lh"``,
+        ``"right"``, ``"rh"``, ``"both"``, ``"bilateral"``, ``"midline"`` in any
+        case are normalised to these), ``structure``
         (``"cortex"`` or ``"subcortex"``) and the MNI centroid ``x``, ``y``, ``z`` in mm.
     expression : pandas.DataFrame of shape (R, G)
         Regional gene expression, gene symbols as columns. Rows are matched to
         ``regions.label`` by index (a default ``RangeIndex`` means regions order).
         A row that is entirely NaN marks a region without samples.
     connectivity : array-like of shape (R, R)
-        Symmetric group-level functional connectivity. The diagonal is kept but
-        never used as a target.
+        Symmetric group-level functional connectivity. A DataFrame is aligned
+        by label like ``expression``: with both axes labelled it is re-ordered
+        to ``regions.label`` (a default ``RangeIndex`` means regions order).
+        The diagonal is kept but never used as a target; NaN or infinite
+        diagonal entries (what many exports write) are set to 0.
     subject_connectivity : array-like of shape (S, R, R) or tuple, default=None
         Optional subject-level connectivity (NaN where an edge is missing), used
         for target-side augmentation. Also accepted as ``(upper, mask)``: upper
@@ -206,7 +283,8 @@ class Connectome:
     ------
     ValueError
         If shapes or labels disagree, the connectivity is not symmetric or not
-        finite, labels repeat, or an expression row is only partly NaN.
+        finite off its diagonal, labels repeat, a hemisphere is not a known
+        spelling, or an expression row is only partly NaN.
 
     See Also
     --------

@@ -64,6 +64,11 @@ def load_connectome(path: str | os.PathLike, *, name: str | None = None) -> Conn
     first column are the labels), and optionally ``subject_connectivity.npy``
     (an (S, R, R) array of subject-level connectivity).
 
+    Expression rows and connectivity rows and columns are matched to
+    ``regions.csv`` by label, so they may be written in any region order;
+    hemisphere spellings are normalised and a NaN diagonal is set to 0 (see
+    :class:`Connectome`).
+
     Parameters
     ----------
     path : str or path-like

@@ -6,17 +6,16 @@ Metrics are evaluated on unordered region pairs by default (the predictions of
 networks (REFERENCE §5 and §9.4).
 """
 
-from ._groups import hemispheric_r, network_r, region_networks
-from ._metrics import (
-    REPORT_KEYS,
+from ._core import (
     distance_stratified_r,
-    geodesic_distance,
     pearson_r,
-    score_report,
     spearman_r,
     strength_stratified_r,
     unordered,
 )
+from ._geodesic import geodesic_distance
+from ._groups import hemispheric_r, network_r, region_networks
+from ._report import REPORT_KEYS, score_report
 from ._scorers import PairScorer, get_scorer, get_scorer_names, pearson_scorer, scorers
 
 __all__ = [

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ._metrics import _check_min_pairs, _check_pair_targets, _masked_r
+from ._core import _check_min_pairs, _check_pair_targets, _masked_r
 
 __all__ = ["hemispheric_r", "network_r", "region_networks"]
 
@@ -158,8 +158,9 @@ def region_networks(regions: pd.DataFrame) -> np.ndarray | None:
         nets = np.array([None if pd.isna(v) else v for v in regions["network"]], dtype=object)
         return None if all(v is None for v in nets) else nets
     labels = regions["label"].astype(str) if "label" in regions else pd.Series(dtype=str)
-    nets = np.array([m.group(1) if (m := _SCHAEFER.match(v)) else None for v in labels],
-                    dtype=object)
+    nets = np.array(
+        [m.group(1) if (m := _SCHAEFER.match(v)) else None for v in labels], dtype=object
+    )
     if all(v is None for v in nets):
         return None
     if "structure" in regions:

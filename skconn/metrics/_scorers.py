@@ -9,23 +9,28 @@ pairs from ``X``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from ..pairs import RegionPairs
-from ._groups import hemispheric_r
-from ._metrics import (
+from ._core import (
+    _check_min_pairs,
     _check_pair_targets,
     _check_region_pairs,
-    _grid_geodesic,
+    _distance_masks,
     _group_mean,
+    _strength_masks,
     _unordered_groups,
     distance_stratified_r,
     pearson_r,
     spearman_r,
     strength_stratified_r,
 )
+from ._geodesic import _grid_geodesic
+from ._groups import hemispheric_r
 
 __all__ = ["PairScorer", "get_scorer", "get_scorer_names", "pearson_scorer", "scorers"]
 
@@ -87,12 +92,29 @@ def _compute(key, y_true, y_pred, X, *, unordered, max_distance, min_pairs) -> f
         strata = distance_stratified_r(
             y_true, y_pred, distances, max_distance=max_distance, min_pairs=min_pairs
         )
-        return strata[key]
+        mask = _distance_masks(distances, float(max_distance))[key]
+        return _warn_if_too_few(key, strata[key], int(mask.sum()), min_pairs, rows is not None)
     if key in _HEMISPHERE_KEYS:
         pairs = (X[rows] if rows is not None else X).pairs
         hemispheres = X.regions["hemisphere"].to_numpy(dtype=object)[pairs]
         return hemispheric_r(y_true, y_pred, hemispheres, min_pairs=min_pairs)[key]
-    return strength_stratified_r(y_true, y_pred, min_pairs=min_pairs)[key]
+    value = strength_stratified_r(y_true, y_pred, min_pairs=min_pairs)[key]
+    n = int(_strength_masks(y_true, 0.3)[key].sum())
+    return _warn_if_too_few(key, value, n, min_pairs, rows is not None)
+
+
+def _warn_if_too_few(key, value: float, n: int, min_pairs, unordered) -> float:
+    """``value``; a UserWarning says why when it is NaN for too few pairs in its stratum."""
+    min_pairs = _check_min_pairs(min_pairs)
+    if np.isnan(value) and n < min_pairs:
+        kind = "unordered pairs" if unordered else "pairs"
+        warnings.warn(
+            f"{key} is NaN: its stratum holds {n} {kind} of the scored set, fewer than "
+            f"min_pairs={min_pairs}; score more pairs or lower min_pairs",
+            UserWarning,
+            stacklevel=3,
+        )
+    return value
 
 
 class PairScorer:
@@ -116,7 +138,9 @@ class PairScorer:
     max_distance : float, default=180.0
         Range split into the short, mid and long strata, mm.
     min_pairs : int, default=50
-        Strata with fewer pairs score NaN.
+        Strata with fewer pairs score NaN, with a ``UserWarning`` naming the
+        metric, the stratum's pair count and ``min_pairs`` (distance and
+        strength strata).
 
     Attributes
     ----------

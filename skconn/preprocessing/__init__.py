@@ -5,7 +5,8 @@ regions inside cross-validation) and returns the same pairs over a transformed
 region table, so it composes with the pair estimators in a ``Pipeline``.
 """
 
-from ._genes import GeneOrder, GeneSelector, RobustSigmoidScaler, differential_stability
+from ._gene_tables import differential_stability
+from ._genes import GeneOrder, GeneSelector, RobustSigmoidScaler
 from ._impute import RegionImputer
 from ._region import RegionPCA, RegionTransformer
 

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._persistence import VersionedStateMixin
 from ..datasets._impute import _METHODS, _impute_rows
 from ..pairs import RegionPairs
+from ._output import PairOutputMixin
 
 __all__ = ["RegionImputer"]
 
@@ -26,7 +27,7 @@ def _require_pairs(estimator, X) -> RegionPairs:
     return X
 
 
-class RegionImputer(VersionedStateMixin, TransformerMixin, BaseEstimator):
+class RegionImputer(VersionedStateMixin, PairOutputMixin, TransformerMixin, BaseEstimator):
     """Re-impute unsampled regions' expression from the training regions only.
 
     :func:`skconn.datasets.impute_missing_regions` fills regions without AHBA
@@ -65,6 +66,10 @@ class RegionImputer(VersionedStateMixin, TransformerMixin, BaseEstimator):
     (so that the pairs are finite); pass the labels of those regions,
     ``connectome.labels[~connectome.sampled]``, as ``missing`` and this
     transformer overwrites them fold by fold.
+
+    Its output is always a ``RegionPairs``; ``set_output(transform="pandas")`` is
+    accepted (so a whole pipeline can be set to pandas output) and leaves it a
+    ``RegionPairs``, as the other region transformers do.
 
     See Also
     --------
@@ -198,7 +203,7 @@ class RegionImputer(VersionedStateMixin, TransformerMixin, BaseEstimator):
             )
         if X.n_variants > 1 and self.missing_.any():
             raise ValueError("null variants need every region sampled; impute before the nulls")
-        features = X._table.features.copy()
+        features = X.feature_table.copy()
         targets = np.flatnonzero(self.missing_)
         if targets.size:
             values = np.full((X.n_regions, features.shape[1]), np.nan)

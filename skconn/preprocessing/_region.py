@@ -15,6 +15,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 from .._arguments import naming_argument
 from .._persistence import VersionedStateMixin
 from ..pairs import RegionPairs
+from ._output import PairOutputMixin
 
 __all__ = ["RegionPCA", "RegionTransformer"]
 
@@ -58,7 +59,7 @@ def _with_names(transformer, features: np.ndarray, names=None):
     return pd.DataFrame(features, columns=fitted_names if names is None else names, copy=False)
 
 
-class _BaseRegionTransformer(VersionedStateMixin, TransformerMixin, BaseEstimator):
+class _BaseRegionTransformer(VersionedStateMixin, PairOutputMixin, TransformerMixin, BaseEstimator):
     """Fit a region-level transformer on the regions of X; apply it to every region.
 
     Subclasses say which scikit-learn transformer to fit (``_make_transformer``)
@@ -107,7 +108,7 @@ class _BaseRegionTransformer(VersionedStateMixin, TransformerMixin, BaseEstimato
             rows = np.unique(np.concatenate(X.feature_rows()))
             # Gene names travel with the table so that name-based transformers
             # (column selection) work and transform can check the genes match.
-            table = pd.DataFrame(X._table.features[rows], columns=X.feature_names, copy=False)
+            table = pd.DataFrame(X.feature_table[rows], columns=X.feature_names, copy=False)
             transformer.fit(table)
         else:
             with naming_argument("X"):
@@ -132,7 +133,9 @@ class _BaseRegionTransformer(VersionedStateMixin, TransformerMixin, BaseEstimato
         RegionPairs or ndarray of shape (P, 2F')
             For a ``RegionPairs``, the same pairs and variants over the
             transformed (R, F') region table (every region of the table, also
-            those absent from X); for a dense matrix, ``[t(f_i), t(f_j)]``.
+            those absent from X); for a dense matrix, ``[t(f_i), t(f_j)]``
+            (a DataFrame with ``<feature>_i``/``<feature>_j`` columns under
+            ``set_output(transform="pandas")``; a ``RegionPairs`` stays one).
         """
         transformer = self._fitted_transformer()
         if isinstance(X, RegionPairs):
@@ -142,16 +145,18 @@ class _BaseRegionTransformer(VersionedStateMixin, TransformerMixin, BaseEstimato
                     f"{type(self).__name__} is expecting {self.n_features_in_} features "
                     f"as input ({self.n_features_in_ // 2} per region)"
                 )
-            table = _with_names(transformer, X._table.features, X.feature_names)
+            table = _with_names(transformer, X.feature_table, X.feature_names)
             new_table = np.asarray(transformer.transform(table), dtype=float)
             return X.with_features(new_table, self._region_feature_names_out(transformer))
+        original = X
         with naming_argument("X"):
             X = validate_data(self, X, dtype=float, reset=False)
         n_features = _split_halves(self, X)
         # Both halves are in the column order of the region features it was fitted on.
         left = transformer.transform(_with_names(transformer, X[:, :n_features]))
         right = transformer.transform(_with_names(transformer, X[:, n_features:]))
-        return np.hstack([np.asarray(left, dtype=float), np.asarray(right, dtype=float)])
+        out = np.hstack([np.asarray(left, dtype=float), np.asarray(right, dtype=float)])
+        return self._wrap_output(out, original)
 
     @staticmethod
     def _region_feature_names_out(transformer):
@@ -220,8 +225,13 @@ class RegionTransformer(_BaseRegionTransformer):
 
     Notes
     -----
-    Output configured with ``set_output(transform="pandas")`` materialises the
-    dense pair matrix; leave it at the default to keep a ``RegionPairs``.
+    With ``set_output(transform="pandas")`` a dense pair matrix comes back as a
+    DataFrame whose columns are ``<feature>_i`` then ``<feature>_j``
+    (:meth:`get_feature_names_out`). A ``RegionPairs`` comes back as a
+    ``RegionPairs``, whose ``feature_names`` name the region features: turning
+    it into a (P, 2F') table would drop the region structure that region
+    splitters, null variants and the pair models use. So a whole pipeline can
+    be set to pandas output without changing what its models see.
 
     See Also
     --------

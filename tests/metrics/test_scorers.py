@@ -200,3 +200,35 @@ def test_scorers_pickle_and_repr(fitted):
     assert repr(PairScorer("neg_mse", unordered=False, max_distance=175.0)) == (
         "PairScorer('neg_mean_squared_error', unordered=False, max_distance=175.0)"
     )
+
+
+def test_stratified_scorers_warn_when_nan_for_too_few_pairs(small):
+    """get_scorer("long_r") in cross_validate: NaN with a warning that says why."""
+    from skconn.model_selection import RandomRegionSplit
+
+    X, y = small
+    cv = RandomRegionSplit(3, random_state=0)
+    scoring = {"long_r": get_scorer("long_r"), "strong_pos_r": get_scorer("strong_pos_r")}
+    with pytest.warns(UserWarning) as record:
+        result = cross_validate(Ridge(alpha=10.0), X, y, cv=cv, scoring=scoring)
+    messages = [str(w.message) for w in record if "is NaN" in str(w.message)]
+    for name in scoring:
+        nan_folds = int(np.isnan(result[f"test_{name}"]).sum())
+        assert nan_folds > 0, name  # 10 regions per fold: too few pairs in these strata
+        mine = [m for m in messages if m.startswith(f"{name} is NaN")]
+        assert len(mine) == nan_folds, name
+        assert all("fewer than min_pairs=50" in m for m in mine)
+    # The count in the message is the stratum's count of unordered test pairs.
+    train, test = next(cv.split(X, y))
+    model = Ridge(alpha=10.0).fit(X[train], y[train])
+    upper = X[test][X.pairs[test, 0] < X.pairs[test, 1]]  # each unordered pair once
+    n_long = int((upper.distances() > 120).sum())
+    with pytest.warns(UserWarning, match=rf"long_r is NaN: its stratum holds {n_long} unordered"):
+        get_scorer("long_r")(model, X[test], y[test])
+    # No warning when the stratum is large enough (or the value is a number).
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = PairScorer("long_r", min_pairs=n_long)(model, X[test], y[test])
+    assert np.isfinite(value)

@@ -149,7 +149,7 @@ def _regions_corruption(draw):
         regions.loc[row, "label"] = np.nan
     elif kind == "bad_hemisphere":
         regions["hemisphere"] = regions["hemisphere"].astype(object)
-        regions.loc[row, "hemisphere"] = draw(st.sampled_from(["X", "left", None, np.nan, 3]))
+        regions.loc[row, "hemisphere"] = draw(st.sampled_from(["X", "up", None, np.nan, 3]))
     elif kind == "bad_structure":
         regions["structure"] = regions["structure"].astype(object)
         regions.loc[row, "structure"] = draw(st.sampled_from(["cerebellum", None, np.nan, 0]))
@@ -274,6 +274,8 @@ def _connectivity_corruption(draw):
     elif kind == "three_d":
         fc = fc[None]
     elif kind == "bad_value":
+        if i == j:  # a non-finite diagonal is accepted (set to 0): no model uses it
+            j = (i + 1) % n
         fc[i, j] = fc[j, i] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
     elif kind == "asymmetric":
         if i == j:
