@@ -105,7 +105,7 @@ def test_nulls_are_distinct_and_spin_every_block(hcp100):
     assert [b.tobytes() for b in best] == firsts[:10]
     # asking for more nulls than there are distinct usable spins: a clear error
     # (it used to return fewer with a warning)
-    with pytest.raises(ValueError, match="distinct and move every block.*draw more spins"):
+    with pytest.raises(ValueError, match=r"distinct and move every block.*draw more spins"):
         cge_matched_spins(sub, n_spins=300, k=len(firsts) + 1, random_state=0,
                           selection="published")
     more, _ = cge_matched_spins(sub, n_spins=300, k=len(firsts), random_state=0,

@@ -39,7 +39,7 @@ def test_default_nulls_move_the_data(moved, hcp400_full):
 
 def test_published_selection_keeps_near_identity_spins(moved, hcp400_full):
     """The defect the default fixes, reproduced on the same spins."""
-    _, diag, perms = moved
+    _, diag, _ = moved
     best, pdiag = cge_matched_spins(hcp400_full, n_spins=2000, k=10, random_state=0,
                                     selection="published")
     np.testing.assert_allclose(pdiag["fraction_kept"], diag["fraction_kept"])
