@@ -161,8 +161,8 @@ def cge_matched_spins(
         across the spins (ddof=1) and the true value standardised with the
         spins' mean and SD; the true cost is 0. Cortical and subcortical costs
         (sphere units and mm) are each standardised, then added, before the
-        cost enters. ``"mean_rank"``: the published code's ranking
-        (REFERENCE §4.1), the mean of the ranks of the raw total cost, the
+        cost enters. ``"mean_rank"``: the published code's ranking,
+        the mean of the ranks of the raw total cost, the
         SA error and the cubic error. The total cost adds the cortical cost on
         the published scale (fsaverage sphere, radius 100; skconn spins on the
         unit sphere) and the subcortical cost (mm), mixed units as published.
@@ -249,7 +249,7 @@ def cge_matched_spins(
     first, yet it is the data shifted by a fraction of a parcel. At 100
     parcels such a rotation still moves most regions; at 400 it does not
     (on hcp_schaefer400, 2,000 spins, the published ranking's ten best nulls
-    kept 66%, 64%, 19%, ... of the regions in place, and the Connectome
+    kept 66%, 19%, 10%, ... of the regions in place, and the Connectome
     Model scored on the first as on the data). A spatial null must move the
     data (Alexander-Bloch et al., 2018; Váša et al., 2018), so
     ``selection="moved"`` (i) excludes spins that keep more than
