@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SkconnVersionWarning"]
+__all__ = ["NearIdentityNullWarning", "SkconnVersionWarning"]
 
 
 class SkconnVersionWarning(UserWarning):
@@ -74,3 +74,32 @@ class SkconnVersionWarning(UserWarning):
 
 def _make_version_warning(kwargs: dict) -> SkconnVersionWarning:
     return SkconnVersionWarning(**kwargs)
+
+
+class NearIdentityNullWarning(UserWarning):
+    """A null permutation leaves too many regions showing their own data.
+
+    A spatial null (a spin of the cortex, a region permutation) is meant to move
+    every region's expression elsewhere while keeping its spatial structure. A
+    spin by a very small rotation does not: at 400 parcels such a "null" can
+    leave most regions showing their own expression, so a model scores on it as
+    on the true data and the null test cannot tell them apart. This warning names
+    the null and the fraction of regions it keeps in place; draw the nulls with
+    :func:`skconn.nulls.make_nulls` or :func:`skconn.nulls.cge_matched_spins`
+    (which exclude such spins) instead.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skconn.exceptions import NearIdentityNullWarning
+    >>> from skconn.nulls import warn_if_near_identity
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     kept = warn_if_near_identity([[1, 0, 2, 3, 4, 5, 6, 7, 8, 9]])
+    >>> caught[0].category is NearIdentityNullWarning
+    True
+
+    To silence it (after checking that the nulls are what you meant):
+
+    >>> warnings.filterwarnings("ignore", category=NearIdentityNullWarning)
+    """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection._split import BaseCrossValidator
 
+from .._permutations import warn_if_near_identity_variants
 from ..pairs import RegionPairs
 from ._split import check_region_splitter
 
@@ -173,6 +174,7 @@ class SpinNullSplit(BaseCrossValidator):
         if len(present) == 1:
             yield from folds
             return
+        warn_if_near_identity_variants(X.variants, variants, where="SpinNullSplit", stacklevel=3)
         for (train, test), variant in zip(folds, variants, strict=True):
             yield rows_of_variant(X, train, variant), rows_of_variant(X, test, variant)
 

@@ -8,6 +8,7 @@ closed-form models stay quick to import.
 import importlib
 
 from .connectome_model import ConnectomeModelRegressor
+from .coords import CoordinateRegressor
 from .exp_decay import ExpDecayRegressor
 from .low_rank import LowRankBilinearRegressor
 from .pls import PLSBilinearRegressor
@@ -20,6 +21,7 @@ _LAZY = {
 
 __all__ = [
     "ConnectomeModelRegressor",
+    "CoordinateRegressor",
     "ExpDecayRegressor",
     "LowRankBilinearRegressor",
     "PLSBilinearRegressor",

@@ -13,6 +13,7 @@ from sklearn.base import clone
 from sklearn.utils import Bunch
 
 from .._arguments import check_random_state
+from .._permutations import warn_if_near_identity_variants
 from ..metrics import get_scorer
 from ..model_selection._spin import rows_of_variant
 from ..model_selection._split import check_region_splitter
@@ -184,6 +185,7 @@ def null_test(
             f"make X with make_pairs(connectome, nulls=perms) and >= {max(variants)} nulls"
         )
     n_permutations = _check_int(n_permutations, "n_permutations", 1)
+    warn_if_near_identity_variants(X.variants, variants, where="null_test")
     scorer = None if scoring is None else get_scorer(scoring)
     jobs, index = [], []
     for r, (splitter, variant) in enumerate(zip(cvs, variants, strict=True)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import ClassVar
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -12,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._arguments import check_random_state
 from .._persistence import VersionedStateMixin
+from .._validation import Interval, StrOptions, validate_own_params
 from ._assign import METHODS, assign_rotated
 from ._rotations import _rotations_from_normals, mirror_rotations
 
@@ -268,7 +270,17 @@ def gen_spinsamples(
     rotations=None,
     n_jobs=None,
 ):
-    """Resampling arrays from random rotations (spins) of each hemisphere.
+    """Resampling arrays from random rotations (spins) of each hemisphere (neuromaps layout).
+
+    .. warning::
+       This function keeps neuromaps' conventions for parity: it returns
+       **(N, n_rotate)** (one spin per *column*) and defaults to
+       ``method="original"`` (which may repeat points). The rest of skconn uses
+       **(K, R)** region permutations (one null per *row*) drawn with
+       ``method="vasa"``: use :class:`SpinPermutations` (``permutations_``),
+       :func:`whole_brain_spins` or :func:`make_nulls` for those, or pass
+       ``gen_spinsamples(..., method="vasa").T`` to
+       ``make_pairs(connectome, nulls=...)``.
 
     Each spin draws a random rotation R for the left hemisphere and uses its
     mirror ``F R F`` (``F = diag(-1, 1, 1)``) for the right, rotates each
@@ -311,8 +323,9 @@ def gen_spinsamples(
     Returns
     -------
     spinsamples : ndarray of shape (N, n_rotate)
-        Column k: the point whose data each point takes in spin k. (Region
-        permutations for :func:`skconn.pairs.make_pairs` are its transpose.)
+        Column k: the point whose data each point takes in spin k, the
+        neuromaps layout. Region permutations for
+        :func:`skconn.pairs.make_pairs` are its transpose, (n_rotate, N).
     cost : ndarray of shape (N, n_rotate)
         Only with ``return_cost=True``: Euclidean distance of each match.
 
@@ -409,6 +422,14 @@ class SpinPermutations(VersionedStateMixin, BaseEstimator):
     (5, 20)
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "method": [StrOptions(set(METHODS))],
+        "n_rep": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "check_duplicates": ["boolean"],
+        "n_jobs": [numbers.Integral, None],
+    }
+
     def __init__(self, method="vasa", n_rep=100, random_state=None, check_duplicates=True,
                  n_jobs=None):
         self.method = method
@@ -431,11 +452,10 @@ class SpinPermutations(VersionedStateMixin, BaseEstimator):
         -------
         self : SpinPermutations
         """
-        n_rep = self.n_rep
-        if rotations is None and (
-            not isinstance(n_rep, numbers.Integral) or isinstance(n_rep, bool) or n_rep < 1
-        ):
-            raise ValueError(f"n_rep must be a positive integer, got {n_rep!r}")
+        constraints = dict(self._parameter_constraints)
+        if rotations is not None:  # n_rep is then the number of rotations given
+            constraints.pop("n_rep")
+        validate_own_params(self, constraints)
         self.permutations_, self.cost_, self.rotations_ = spin_permutations(
             coords,
             hemiid,

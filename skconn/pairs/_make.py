@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from .._permutations import check_permutations, warn_if_near_identity
 from ..datasets._connectome import Connectome
 from ..datasets._impute import impute_missing_regions
 from ._region_pairs import RegionPairs
@@ -54,27 +55,6 @@ def pair_indices(n_regions: int, order: str = "both") -> np.ndarray:
     return both
 
 
-def _check_nulls(nulls, n_regions: int) -> np.ndarray:
-    try:
-        perms = np.asarray(nulls)
-    except ValueError as exc:  # ragged rows
-        raise ValueError(f"nulls must be a (K, {n_regions}) array: {exc}") from None
-    if perms.ndim == 1:
-        perms = perms[None, :]
-    if perms.ndim != 2 or perms.shape[1] != n_regions:
-        raise ValueError(
-            f"nulls must have shape (K, {n_regions}): one region permutation per row, "
-            f"got {perms.shape}"
-        )
-    if perms.dtype.kind not in "iu":
-        raise TypeError(f"nulls must hold integer region indices, got dtype {perms.dtype}")
-    expected = np.arange(n_regions)
-    bad = [k for k, p in enumerate(perms) if not np.array_equal(np.sort(p), expected)]
-    if bad:
-        raise ValueError(f"nulls rows {bad[:5]} are not permutations of 0..{n_regions - 1}")
-    return perms.astype(np.intp)
-
-
 def make_pairs(
     connectome: Connectome,
     *,
@@ -94,7 +74,12 @@ def make_pairs(
         Region permutations (e.g. from :mod:`skconn.nulls`): row k says region i
         shows the expression of region ``nulls[k, i]`` in null variant k+1.
         ``X`` then holds the pairs of every variant, the true data (variant 0)
-        first; coordinates and targets are never permuted.
+        first; coordinates and targets are never permuted. Only permutations
+        are accepted, not a null kind: draw them with
+        :func:`skconn.nulls.make_nulls` (``kind="cge_matched"``, ``"spin"`` or
+        ``"permute"``), so that the nulls are made once, seeded and inspectable.
+        A null that keeps more than 10% of the regions in place raises a
+        :class:`~skconn.exceptions.NearIdentityNullWarning`.
     missing : {"drop", "impute", "raise"}, default="drop"
         What to do with regions whose expression is all NaN: drop them with a
         warning, fill them with :func:`skconn.datasets.impute_missing_regions`
@@ -111,8 +96,11 @@ def make_pairs(
     Raises
     ------
     ValueError
-        On an unknown option, fewer than two sampled regions, malformed nulls,
-        or nulls combined with unsampled regions.
+        On an unknown option, fewer than two sampled regions, malformed nulls
+        (wrong length, a repeated region), or nulls combined with unsampled
+        regions.
+    TypeError
+        If ``nulls`` is not integer (e.g. a null kind given as a string).
 
     Examples
     --------
@@ -138,7 +126,9 @@ def make_pairs(
         if nulls is not None:
             raise ValueError(
                 f"nulls need every region sampled, but {len(unsampled)} region(s) have no "
-                "expression; impute them first (skconn.datasets.impute_missing_regions)"
+                f"expression (e.g. {unsampled[:3]}): keep the sampled regions with "
+                "Connectome.subset(connectome.sampled), or impute the others with "
+                "skconn.datasets.impute_missing_regions, then draw the nulls for that connectome"
             )
         if missing == "raise":
             raise ValueError(f"{len(unsampled)} region(s) have no expression: {unsampled[:5]}")
@@ -163,7 +153,9 @@ def make_pairs(
     base = pair_indices(n, order)
     variants = np.arange(n)[None, :]
     if nulls is not None:
-        variants = np.vstack([variants, _check_nulls(nulls, n)])
+        perms = check_permutations(nulls, n)
+        warn_if_near_identity(perms, where="make_pairs(nulls=...)", stacklevel=3)
+        variants = np.vstack([variants, perms])
     n_var = len(variants)
     pairs = np.tile(base, (n_var, 1))
     variant = np.repeat(np.arange(n_var), len(base))

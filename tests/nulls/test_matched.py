@@ -22,10 +22,15 @@ def test_output(matched, hcp400_full):
     assert len(diag) == 300 and diag.index.name == "spin"
     for col in (*CURVE_PARAMETERS, "cortical_cost", "subcortical_cost", "total_cost",
                 "standardized_SA_error", "standardized_poly_error", "standardized_cost_error",
-                "standardized_error", "mean_error_rank", "total_cost_rank", "rank"):
+                "standardized_error", "mean_error_rank", "total_cost_rank", "rank",
+                "fraction_kept", "mean_displacement", "near_identity", "eligible"):
         assert col in diag
     assert sorted(diag["rank"]) == list(range(300))
-    np.testing.assert_array_equal(best, perms[diag.sort_values("rank").index[:10]])
+    # the best-ranked eligible spins (usable and not near-identity), in rank order
+    np.testing.assert_array_equal(
+        best, perms[diag[diag["eligible"]].sort_values("rank").index[:10]])
+    assert not diag.loc[diag["eligible"], "near_identity"].any()
+    np.testing.assert_allclose(diag["fraction_kept"], (perms == np.arange(414)).mean(axis=1))
     assert set(diag.attrs["true"]) == set(CURVE_PARAMETERS)
 
 
@@ -45,7 +50,7 @@ def test_top_k_closer_to_truth_than_random_spins(matched):
 def test_mean_rank_reproduces_reference_ranking(hcp400_full, matched):
     _, diag, _ = matched
     _, diag2 = cge_matched_spins(hcp400_full, n_spins=300, k=5, ranking="mean_rank",
-                                    random_state=0)
+                                 selection="published", random_state=0)
     # same spins, ranked by the mean of the three ranks
     np.testing.assert_allclose(diag2["SA_lambda"], diag["SA_lambda"])
     # the published total cost: cortical cost on the fsaverage sphere (radius 100, skconn
@@ -85,7 +90,7 @@ def test_nulls_are_distinct_and_spin_every_block(hcp100):
     sub = hcp100.subset(np.flatnonzero(structure != "cortex"))  # 14 regions
     n = sub.n_regions
     best, diag, perms = cge_matched_spins(sub, n_spins=300, k=10, random_state=0,
-                                          return_all=True)
+                                          selection="published", return_all=True)
     identity = (perms == np.arange(n)).all(axis=1)
     assert identity.any()  # what the selection must pass over
     np.testing.assert_array_equal(diag["usable"].to_numpy(), ~identity)
@@ -98,13 +103,17 @@ def test_nulls_are_distinct_and_spin_every_block(hcp100):
     ranked = diag[diag["usable"]].sort_values("rank").index.to_numpy()
     firsts = list(dict.fromkeys(perms[i].tobytes() for i in ranked))
     assert [b.tobytes() for b in best] == firsts[:10]
-    # asking for more nulls than there are distinct usable spins: fewer, with a warning
-    with pytest.warns(UserWarning, match="distinct and move every block"):
-        more, _ = cge_matched_spins(sub, n_spins=300, k=len(firsts) + 1, random_state=0)
+    # asking for more nulls than there are distinct usable spins: a clear error
+    # (it used to return fewer with a warning)
+    with pytest.raises(ValueError, match=r"distinct and move every block.*draw more spins"):
+        cge_matched_spins(sub, n_spins=300, k=len(firsts) + 1, random_state=0,
+                          selection="published")
+    more, _ = cge_matched_spins(sub, n_spins=300, k=len(firsts), random_state=0,
+                                selection="published")
     assert len(more) == len(firsts)
     # whole brain: spins whose subcortex stays unspun are passed over too
     best, diag, perms = cge_matched_spins(hcp100, n_spins=200, k=10, random_state=0,
-                                          return_all=True)
+                                          selection="published", return_all=True)
     sub_idx = np.flatnonzero(structure != "cortex")
     assert not diag["usable"].all()
     assert not (best[:, sub_idx] == sub_idx).all(axis=1).any()

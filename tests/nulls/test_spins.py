@@ -172,3 +172,32 @@ def test_string_hemisphere_labels(cortex400):
         gen_spinsamples(sphere, hemi, 5, method="vasa", seed=0),
     )
     assert sphere_coords(sphere, labels).shape == (400, 3)
+
+
+def test_layout_conventions(cortex400):
+    """gen_spinsamples keeps neuromaps' (N, n_rotate) + "original"; skconn uses (K, R) + vasa."""
+    import inspect
+
+    sphere, hemi, _ = cortex400
+    assert inspect.signature(gen_spinsamples).parameters["method"].default == "original"
+    assert SpinPermutations().method == "vasa"
+    cols = gen_spinsamples(sphere, hemi, 3, method="vasa", seed=0)
+    assert cols.shape == (400, 3)
+    rows = SpinPermutations(n_rep=3, random_state=0).fit(sphere, hemi).permutations_
+    assert rows.shape == (3, 400)
+    np.testing.assert_array_equal(cols.T, rows)
+
+
+@pytest.mark.parametrize(("params", "match"), [
+    ({"n_rep": 0}, "n_rep"), ({"n_rep": 1.5}, "n_rep"), ({"method": "nearest"}, "method"),
+    ({"check_duplicates": "yes"}, "check_duplicates"),
+])
+def test_estimator_parameter_validation(cortex400, params, match):
+    sphere, hemi, _ = cortex400
+    with pytest.raises(ValueError, match=f"'{match}' parameter of SpinPermutations"):
+        SpinPermutations(**params).fit(sphere, hemi)
+    # with explicit rotations n_rep is unused and not checked
+    if "n_rep" in params:
+        quarter_turn = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])
+        est = SpinPermutations(**params).fit(sphere, hemi, rotations=quarter_turn[None])
+        assert est.permutations_.shape == (1, 400)

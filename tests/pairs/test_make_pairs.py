@@ -169,3 +169,30 @@ def test_bad_options(hcp100_small, kwargs, error, match):
 def test_requires_a_connectome(hcp100):
     with pytest.raises(TypeError, match="Connectome"):
         make_pairs(hcp100.expression)
+
+
+def test_nulls_error_names_subset_and_imputation(hcp400):
+    perm = np.arange(hcp400.n_regions)[None, ::-1]
+    with pytest.raises(ValueError, match=r"Connectome\.subset.*impute_missing_regions"):
+        make_pairs(hcp400, nulls=perm)
+
+
+def test_near_identity_null_warns(hcp100_small):
+    from skconn.exceptions import NearIdentityNullWarning
+
+    n = hcp100_small.n_regions
+    near = np.arange(n)
+    near[:4] = [1, 0, 3, 2]  # 34 of 38 regions in place
+    moved = np.roll(np.arange(n), 5)
+    with pytest.warns(NearIdentityNullWarning, match=r"null 1 keeps 89% of the 38 regions"):
+        make_pairs(hcp100_small, nulls=[moved, near])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NearIdentityNullWarning)
+        make_pairs(hcp100_small, nulls=[moved])  # a null that moves every region: silent
+
+
+def test_null_kind_string_is_refused_with_a_pointer(hcp100_small):
+    with pytest.raises(TypeError, match=r"make_nulls\(connectome, k, kind='spin'\)"):
+        make_pairs(hcp100_small, nulls="spin")

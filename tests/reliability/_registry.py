@@ -281,7 +281,7 @@ def whole_brain_spins(seed):
 def cge_matched_spins(seed):
     from skconn.nulls import cge_matched_spins
 
-    best, diag = cge_matched_spins(small(), n_spins=12, k=3, random_state=seed)
+    best, diag = cge_matched_spins(small(), n_spins=30, k=3, random_state=seed)
     return best, np.asarray(diag["standardized_error"])
 
 
