@@ -46,15 +46,29 @@ def _region_table(source) -> pd.DataFrame:
 def _group_columns(regions: pd.DataFrame, by) -> dict[str, np.ndarray]:
     """The grouping columns to sort by, each as an (R,) object array of labels."""
     explicit = by is not None
-    by = _KEYS if by is None else ((by,) if isinstance(by, str) else tuple(by))
-    unknown = sorted(set(by) - set(_KEYS))
+    by = _KEYS if by is None else ((by,) if isinstance(by, str) else list(by))
+    custom = {}
+    for position, key in enumerate(by):
+        if isinstance(key, str):
+            continue
+        labels = np.asarray(key, dtype=object)
+        if labels.shape != (len(regions),):
+            raise ValueError(
+                f"by: a grouping given as labels must have one per region ({len(regions)}), "
+                f"got shape {labels.shape}"
+            )
+        by[position] = f"group{position}"
+        custom[by[position]] = np.array([str(v) for v in labels], dtype=object)
+    unknown = sorted(set(by) - set(_KEYS) - set(custom))
     if unknown:
         raise ValueError(f"by must name columns among {list(_KEYS)}, got {unknown}")
     columns = {}
     if not explicit and region_networks(regions) is not None:
         by = ("hemisphere", "network")  # the network already tells subcortex apart
     for key in by:
-        if key == "network":
+        if key in custom:
+            values = custom[key]
+        elif key == "network":
             values = region_networks(regions)
             if values is None:
                 if explicit:
@@ -80,7 +94,7 @@ def _rank(key: str, values: np.ndarray) -> np.ndarray:
     networks, then others alphabetically, then subcortex and regions without a network)."""
     known = _RANKS.get(key, {})
     last = _LAST.get(key, ())
-    others = sorted(set(values) - set(known) - set(last))
+    others = sorted(set(values) - set(known) - set(last), key=_natural_key)
     order = {**known, **{v: len(known) + i for i, v in enumerate(others)},
              **{v: len(known) + len(others) + i for i, v in enumerate(last)}}
     return np.array([order[v] for v in values])
@@ -116,8 +130,10 @@ def region_order(source, by: Sequence[str] | str | None = None, *, return_groups
     source : Connectome, RegionPairs or pandas.DataFrame
         The regions (a region table with at least ``hemisphere`` and ``x``,
         ``y``, ``z``).
-    by : sequence of {"hemisphere", "structure", "network"}, default=None
-        The groupings, outermost first. None groups by hemisphere, then by
+    by : sequence of {"hemisphere", "structure", "network"} or (R,) labels, default=None
+        The groupings, outermost first; an entry may also be one label per
+        region (e.g. each region's test fold), sorted with numbers compared as
+        numbers. None groups by hemisphere, then by
         network where :func:`skconn.metrics.region_networks` can tell it (e.g.
         from Schaefer labels; subcortical regions form the ``Subcortex``
         network), else by structure, leaving out a grouping that does not split
@@ -357,8 +373,9 @@ def plot_ordered_connectomes(source, observed, predicted=None, *, by=None, vmax=
     predicted : array-like of shape (R, R) or dict of str to array-like, default=None
         One predicted matrix or several by name; NaN (left blank) where no
         prediction was made. None draws ``observed`` alone.
-    by : sequence of {"hemisphere", "structure", "network"}, default=None
-        The groupings (see :func:`region_order`).
+    by : sequence of {"hemisphere", "structure", "network"} or (R,) labels, default=None
+        The groupings (see :func:`region_order`), e.g.
+        ``("hemisphere", test_fold)`` to draw each fold's pairs as blocks.
     vmax : float, default=None
         Colour limit (symmetric, ``-vmax`` to ``vmax``) for every panel; None
         takes each panel's 99th percentile of absolute off-diagonal values,

@@ -160,3 +160,15 @@ def test_default_dataset_figures_are_written(tmp_path):
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["L", "R"]
     fig.savefig(tmp_path / "matrix.png")
     assert (tmp_path / "brain.png").stat().st_size > 10_000
+
+
+def test_order_by_given_labels_groups_inside_hemispheres():
+    c = make_toy_connectome(8, 4)
+    fold = np.array(["fold 10", "fold 2", "fold 2", "fold 10", "fold 2", "fold 10", "fold 2",
+                     "fold 10"])
+    order, groups = region_order(c, by=("hemisphere", fold), return_groups=True)
+    # L regions 0, 2, 4, 6 split into fold 2 (2, 4, 6) before fold 10 (0): numbers as numbers
+    assert order.tolist() == [2, 4, 6, 0, 1, 3, 5, 7]
+    assert groups.tolist()[:4] == ["L fold 2"] * 3 + ["L fold 10"]
+    with pytest.raises(ValueError, match="one per region"):
+        region_order(c, by=("hemisphere", fold[:5]))
