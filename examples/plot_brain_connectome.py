@@ -12,8 +12,8 @@ the pairs *within* each fold (about a quarter of all pairs) and leaves the pairs
 two different test folds blank. Both figures show the observed connectome on those same pairs.
 
 On the embedded default dataset (68 Desikan-Killiany regions, 15,633 genes) this example
-took 31 s to run on an otherwise idle CPU core and 97 s on a heavily shared 2-core machine;
-most of it is the Connectome Model choosing its penalty in each of the four folds.
+took 33 s in a documentation build on a 2-core CPU machine shared with other jobs, and 97 s
+under heavier load; most of it is the Connectome Model choosing its penalty in each fold.
 """
 
 # %%
