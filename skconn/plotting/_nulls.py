@@ -13,7 +13,8 @@ def _axes(ax, figsize):
     import matplotlib.pyplot as plt
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
+        # constrained layout keeps the axis labels inside the figure (a fixed figsize cut them)
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
         return fig, ax
     return ax.figure, ax
 
@@ -143,5 +144,6 @@ def plot_null_distribution(null_scores, true_score, *, pvalue=None, bins=30, ax=
     ax.axvline(true_score, color="tab:red", lw=2, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
-    ax.legend(frameon=False)
+    # above the axes: inside, it hid the true-score line when that was an extreme
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     return fig

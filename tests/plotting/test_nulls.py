@@ -44,3 +44,18 @@ def test_null_histogram():
     assert "p = 0.02" in ax.get_legend().get_texts()[1].get_text()
     assert "n=50" in ax.get_legend().get_texts()[0].get_text()
     plt.close(fig)
+
+
+def test_null_histogram_keeps_its_labels_inside_the_figure():
+    fig = plot_null_distribution(np.random.default_rng(0).normal(size=100), 2.5, pvalue=0.01,
+                                 xlabel="Pearson r (test pairs)")
+    fig.canvas.draw()
+    inside = fig.bbox
+    ax = fig.axes[0]
+    for artist in (ax.xaxis.label, ax.yaxis.label, ax.get_legend()):
+        box = artist.get_window_extent()
+        assert box.y0 >= inside.y0 and box.x0 >= inside.x0, artist
+        assert box.y1 <= inside.y1 and box.x1 <= inside.x1, artist
+    # the legend sits above the axes, off the true-score line
+    assert ax.get_legend().get_window_extent().y0 >= ax.get_window_extent().y1 - 1
+    plt.close(fig)
