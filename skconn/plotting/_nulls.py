@@ -22,8 +22,9 @@ def _axes(ax, figsize):
 def shown_nulls(diagnostics, n_show: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The spins :func:`plot_cge_curves` draws: the ``n_show`` best and worst by rank.
 
-    The best are chosen among the usable spins (those that move every block), as
-    :func:`skconn.nulls.cge_matched_spins` chooses the kept nulls.
+    The best are chosen among the spins :func:`skconn.nulls.cge_matched_spins` may
+    return: the eligible ones (``eligible``: usable, i.e. moving every block, and not
+    near-identity) or, in tables without that column, the usable ones.
 
     Returns
     -------
@@ -31,9 +32,10 @@ def shown_nulls(diagnostics, n_show: int = 3) -> tuple[np.ndarray, np.ndarray]:
         Row labels of ``diagnostics`` (spin indices), best first and worst last.
     """
     order = diagnostics.sort_values("rank").index.to_numpy()
-    if "usable" in diagnostics:
-        usable = diagnostics.loc[order, "usable"].to_numpy(dtype=bool)
-        best = order[usable][:n_show]
+    column = next((c for c in ("eligible", "usable") if c in diagnostics), None)
+    if column is not None:
+        allowed = diagnostics.loc[order, column].to_numpy(dtype=bool)
+        best = order[allowed][:n_show]
     else:
         best = order[:n_show]
     return best, order[-n_show:]

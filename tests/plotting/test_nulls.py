@@ -59,3 +59,16 @@ def test_null_histogram_keeps_its_labels_inside_the_figure():
     # the legend sits above the axes, off the true-score line
     assert ax.get_legend().get_window_extent().y0 >= ax.get_window_extent().y1 - 1
     plt.close(fig)
+
+
+def test_shown_best_nulls_are_eligible_ones():
+    import pandas as pd
+
+    from skconn.plotting._nulls import shown_nulls
+
+    diagnostics = pd.DataFrame({"rank": [1, 2, 3, 4, 5],
+                                "usable": [True, True, True, True, True],
+                                "eligible": [False, True, False, True, True]})
+    best, worst = shown_nulls(diagnostics, 2)
+    assert best.tolist() == [1, 3]  # rank 1 and 3 are near-identity: never returned, not shown
+    assert worst.tolist() == [3, 4]
