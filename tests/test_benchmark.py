@@ -234,7 +234,7 @@ def test_a_failed_run_does_not_block_its_folder(tmp_path, bad, error):
 
 
 def test_nulls_of_a_failed_run_are_not_reused_by_another_configuration(tmp_path, monkeypatch):
-    import skconn.benchmark as bench
+    import skconn.benchmark._job as bench
 
     out = tmp_path / "run"
     with pytest.raises(ValueError):  # the nulls are drawn, then the folds cannot be made
@@ -242,13 +242,13 @@ def test_nulls_of_a_failed_run_are_not_reused_by_another_configuration(tmp_path,
                 connectome=_toy())
     assert (out / "nulls.npz").exists()
     drawn = []
-    real = bench._null_permutations
+    real = bench.null_permutations
 
     def spy(*args, **kwargs):
         drawn.append(kwargs["reuse"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bench, "_null_permutations", spy)
+    monkeypatch.setattr(bench, "null_permutations", spy)
     run_job(_toy_config(out, nulls=2, n_spins=30), progress=False, connectome=_toy())
     run_job(_toy_config(out, nulls=2, n_spins=30), progress=False, connectome=_toy())
     assert drawn == [False, True]  # drawn anew, then reused once the folder is stamped
@@ -275,10 +275,10 @@ def test_dataset_stamp_is_added_to_a_folder_of_an_older_version(tmp_path):
 
 
 def test_an_interrupted_run_leaves_a_config_that_reruns_it(tmp_path, monkeypatch):
-    import skconn.benchmark as bench
+    from skconn.benchmark._store import RunFolder
 
     config = _toy_config(tmp_path, models=["exp_decay", "connectome_model"])
-    real, saved = bench._save_fold, []
+    real, saved = RunFolder.save_fold, []
 
     def save_then_die(*args):
         if saved:
@@ -286,11 +286,13 @@ def test_an_interrupted_run_leaves_a_config_that_reruns_it(tmp_path, monkeypatch
         saved.append(args[1])
         real(*args)
 
-    monkeypatch.setattr(bench, "_save_fold", save_then_die)
+    monkeypatch.setattr(RunFolder, "save_fold", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         run_job(config, progress=False, connectome=_toy())
     monkeypatch.undo()
-    assert not (tmp_path / "folds.csv").exists()
+    # folds.csv is rewritten as each fold finishes: it holds the one fold that did
+    partial = pd.read_csv(tmp_path / "folds.csv")
+    assert partial[["model", "fold"]].values.tolist() == [["exp_decay", 0]]
     written = BenchmarkConfig.from_toml(tmp_path / "config.toml")
     assert written == config and "ran_on_" not in (tmp_path / "config.toml").read_text()
     folds = run_job(written, progress=False, connectome=_toy())

@@ -123,7 +123,13 @@ def test_killed_run_resumes_to_the_same_table(shared_data, tmp_path):
     for path in done:  # no half-written result: every finished fold parses, with its predictions
         json.loads(path.read_text())
         np.load(path.with_suffix(".npz"))["y_pred"]
-    assert not (interrupted / "folds.csv").exists()
+    # folds.csv is rewritten as each fold finishes (the kill may fall between a fold's
+    # file and the table): it holds the finished folds, none twice, no unfinished one
+    partial = pd.read_csv(interrupted / "folds.csv")
+    keys = {"__".join([m, s, f"r{r}", f"f{f}", d])
+            for m, s, r, f, d in partial[["model", "split", "repeat", "fold", "data"]].values}
+    assert len(keys) == len(partial) and keys <= {p.stem for p in done}
+    assert len(done) - 1 <= len(partial) <= len(done)
     subprocess.run(command(interrupted), check=True, env=env, capture_output=True)
     whole = pd.read_csv(tmp_path / "whole" / "folds.csv").drop(columns="fit_time")
     resumed = pd.read_csv(interrupted / "folds.csv").drop(columns="fit_time")

@@ -213,7 +213,7 @@ def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
 
     matplotlib.use("Agg", force=False)
     from .._atomic import atomic_write
-    from ..benchmark import summarize
+    from ..metrics._summary import summarize
     from ..pairs import make_pairs
 
     out = Path(out)
