@@ -426,3 +426,80 @@ def test_bad_model_variants_are_named(variants, models, error, match, tmp_path):
 def test_config_rejects_malformed_variants(variants, error, match):
     with pytest.raises(error, match=match):
         BenchmarkConfig(variants=variants)
+
+
+# ------------------------------------------------- what a rerun and the reports tell the user
+def test_a_refused_rerun_names_each_differing_option(tmp_path):
+    run_job(_toy_config(tmp_path), progress=False, connectome=_toy())
+    with pytest.raises(ValueError, match="different configuration") as refused:
+        run_job(_toy_config(tmp_path, folds=4, seed=2), progress=False, connectome=_toy())
+    message = str(refused.value)
+    assert "--folds: 4 here, 3 in the folder" in message
+    assert "--seed: 2 here, 0 in the folder" in message
+    assert "--repeats" not in message and "fingerprint" not in message
+    # options outside the fingerprint (models, n_jobs) change nothing: the folder resumes
+    assert len(run_job(_toy_config(tmp_path, models=["connectome_model"], n_jobs=2),
+                       progress=False, connectome=_toy())) == 3
+
+
+def test_a_refused_rerun_without_a_readable_config_falls_back_to_the_fingerprint(tmp_path):
+    run_job(_toy_config(tmp_path), progress=False, connectome=_toy())
+    (tmp_path / "config.toml").write_text("folds = 'three'\n")  # damaged by hand
+    other = _toy_config(tmp_path, folds=4)
+    with pytest.raises(ValueError, match=f"fingerprint.txt: .*this run: {other.fingerprint()}"):
+        run_job(other, progress=False, connectome=_toy())
+
+
+def test_other_data_is_named_apart_from_the_options(tmp_path):
+    run_job(_toy_config(tmp_path), progress=False, connectome=_toy(0))
+    with pytest.raises(ValueError, match="other data") as refused:
+        run_job(_toy_config(tmp_path), progress=False, connectome=_toy(1))
+    assert "--" not in str(refused.value).split(";")[0]  # no option differs: only the data
+
+
+def test_summary_md_hides_all_nan_metrics_and_says_why_cells_are_nan(tmp_path):
+    from skconn.metrics._summary import SHOWN_METRICS, min_pairs_per_stratum
+
+    folds = run_job(_toy_config(tmp_path, folds=3), progress=False, connectome=_toy())
+    table = summarize(folds)
+    all_nan = [m for m in SHOWN_METRICS if f"{m}_mean" in table
+               and table[f"{m}_mean"].isna().all()]
+    assert all_nan  # 24 toy regions in 3 folds: too few test pairs in some distance stratum
+    text = (tmp_path / "summary.md").read_text()
+    header = text.splitlines()[0]
+    assert header.endswith("| folds |") and "pearson_r" in header
+    assert not any(f" {m} " in header for m in all_nan)
+    note = text.split("\n\n", 1)[1]
+    assert f"Not shown, NaN in every fold: {', '.join(all_nan)}." in note
+    assert f"fewer than {min_pairs_per_stratum()} pairs" in note
+    assert min_pairs_per_stratum() == 50  # score_report's default
+
+
+def test_summary_markdown_footnotes_partly_nan_cells():
+    from skconn.metrics._summary import summary_markdown
+
+    folds = pd.DataFrame({"model": ["a"] * 3, "pearson_r": [0.5, 0.7, 0.6],
+                          "long_r": [0.4, np.nan, 0.2], "short_r": [np.nan] * 3})
+    text = summary_markdown(summarize(folds, ["pearson_r", "long_r", "short_r"]))
+    table, note = text.split("\n\n")
+    assert table.splitlines()[0] == "| model | pearson_r | long_r | folds |"
+    assert table.splitlines()[-1] == "| a | 0.600 ± 0.100 | 0.300 ± 0.141 (n=2) | 3 |"
+    assert "short_r" in note and "(n=k): long_r" in note
+
+
+def test_metric_figure_covers_every_split(tmp_path, monkeypatch):
+    import skconn.plotting._results as results
+
+    ticks, real = {}, results._save
+
+    def record(fig, path):
+        ticks[path.name] = ([t.get_text() for t in fig.axes[0].get_xticklabels()],
+                            fig._suptitle.get_text())
+        real(fig, path)
+
+    monkeypatch.setattr(results, "_save", record)
+    run_job(_toy_config(tmp_path, splits=["spatial", "random"], nulls=2, n_spins=20),
+            progress=False, connectome=_toy())
+    labels, title = ticks["metrics.png"]
+    assert labels == ["exp_decay (spatial)", "exp_decay (random)"]
+    assert "spatial split" in title and "random split" in title

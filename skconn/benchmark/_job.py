@@ -118,22 +118,26 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     the same configuration again skips every finished fold. Runs that differ only
     in ``models`` or ``splits`` may share a folder (e.g. one job per model, then one
     with all of them, which only writes the reports); the reports cover the models
-    and splits of this run. At the end the folder
-    holds ``folds.csv`` (tidy, one row per model × split × repeat × fold × data, where
-    data is ``"observed"`` or ``"spin-null"``),
-    ``summary.csv`` / ``summary.md`` (mean ± SD and number of runs), ``config.toml``
-    (the configuration, package version and resolved options; written when the
-    folds start, so that an interrupted run can be rerun from it, and again at the
-    end with where each model ran) and the figures (with ``predictions.csv`` and,
-    with nulls, ``cge_curve.csv``: the data they show).
+    and splits of this run. The folder holds ``folds.csv`` (tidy, one row per
+    model × split × repeat × fold × data, where data is ``"observed"`` or
+    ``"spin-null"``; rewritten as each fold finishes, so it holds the finished folds
+    of an interrupted run), and at the end ``summary.csv`` / ``summary.md`` (mean ±
+    SD and the number of folds of each row; ``summary.md`` leaves out metrics that
+    are NaN in every fold and says in a footnote why cells are NaN),
+    ``config.toml`` (the configuration, package version and resolved options;
+    written when the folds start, so that an interrupted run can be rerun from it,
+    and again at the end with where each model ran) and the figures (with
+    ``predictions.csv`` and, with nulls, ``cge_curve.csv``: the data they show).
 
     ``fingerprint.txt`` (:meth:`BenchmarkConfig.fingerprint`) and ``dataset.txt``
     (:func:`dataset_fingerprint` of the data, after dropping unsampled regions)
     mark the folder once the data, nulls and folds were built, so a run that fails
-    before leaves the folder free; a later run with another configuration or on
-    other data is refused with a ValueError. A folder lacking ``dataset.txt``
-    (written by an older skconn) gets it. Temporary files left by a killed run are
-    removed at the start.
+    before leaves the folder free; a later run with another configuration is
+    refused with a ValueError naming each option that differs from the folder's
+    ``config.toml`` (e.g. ``--folds: 3 here, 4 in the folder``), and a run on other
+    data with one that says so. A folder lacking ``dataset.txt`` (written by an
+    older skconn) gets it. Temporary files left by a killed run are removed at the
+    start.
 
     Parameters
     ----------

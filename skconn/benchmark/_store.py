@@ -133,9 +133,9 @@ class RunFolder:
         found = self._stamp("dataset.txt")
         if found is not None and found != digest:
             raise ValueError(
-                f"{self.path} holds a run on different data: other data than this run's "
-                f"(dataset.txt: {found}, this run: {digest}; the configuration may match); "
-                "choose another --output (or delete the folder) to start a new run"
+                f"{self.path} holds a run on different data (other data than this run's, "
+                f"whatever the options: dataset.txt: {found}, this run: {digest}); choose "
+                "another --output (or delete the folder) to start a new run"
             )
 
     def _stamp(self, name: str) -> str | None:
