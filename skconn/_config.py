@@ -27,6 +27,9 @@ _STR_FIELDS = ("data", "search", "device", "output")
 _PATH_FIELDS = ("data", "output")
 _LIST_FIELDS = ("models", "splits")
 
+#: Fields that do not change a fold's result (see :meth:`BenchmarkConfig.fingerprint`).
+_NOT_FINGERPRINTED = ("n_jobs", "output", "device", "autocast", "models", "splits", "variants")
+
 #: A variant's name becomes part of file names (``runs/<name>__<split>__...``).
 _VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -255,7 +258,18 @@ class BenchmarkConfig:
         folds already finished; nor ``variants``: the folder records each variant
         that ran in it and refuses another definition under the same name.
         """
-        relevant = {k: v for k, v in self.to_dict().items()
-                    if k not in ("n_jobs", "output", "device", "autocast", "models", "splits",
-                                 "variants")}
+        relevant = self.fingerprint_fields()
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+    def fingerprint_fields(self) -> dict:
+        """The options :meth:`fingerprint` hashes, by name (every field but those of
+        ``_NOT_FINGERPRINTED``).
+
+        Examples
+        --------
+        >>> from skconn._config import BenchmarkConfig
+        >>> sorted(BenchmarkConfig().fingerprint_fields())  # doctest: +NORMALIZE_WHITESPACE
+        ['data', 'folds', 'inner_folds', 'n_iter', 'n_spins', 'nulls', 'repeats', 'search',
+         'seed']
+        """
+        return {k: v for k, v in self.to_dict().items() if k not in _NOT_FINGERPRINTED}

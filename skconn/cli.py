@@ -11,8 +11,6 @@ from . import __version__
 
 __all__ = ["main"]
 
-_SHOWN = ("pearson_r", "short_r", "mid_r", "long_r", "r2", "mse", "fit_time")
-
 
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
@@ -122,7 +120,8 @@ def _config(args: argparse.Namespace):
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from .benchmark import format_summary, run_job, summarize
+    from .benchmark import run_job
+    from .metrics._summary import summarize, summary_markdown
 
     start = time.perf_counter()
     try:
@@ -133,9 +132,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"# skconn {__version__} benchmark -> {config.output}", file=sys.stderr)
     folds = run_job(config, progress=not args.quiet)
-    table = summarize(folds)
-    shown = [m for m in _SHOWN if f"{m}_mean" in table]
-    print(format_summary(table, shown))
+    print(summary_markdown(summarize(folds)))  # as in summary.md
     if not args.quiet:
         print(f"# done in {time.perf_counter() - start:.1f} s; results in {config.output}",
               file=sys.stderr)

@@ -234,7 +234,7 @@ def test_a_failed_run_does_not_block_its_folder(tmp_path, bad, error):
 
 
 def test_nulls_of_a_failed_run_are_not_reused_by_another_configuration(tmp_path, monkeypatch):
-    import skconn.benchmark as bench
+    import skconn.benchmark._job as bench
 
     out = tmp_path / "run"
     with pytest.raises(ValueError):  # the nulls are drawn, then the folds cannot be made
@@ -242,13 +242,13 @@ def test_nulls_of_a_failed_run_are_not_reused_by_another_configuration(tmp_path,
                 connectome=_toy())
     assert (out / "nulls.npz").exists()
     drawn = []
-    real = bench._null_permutations
+    real = bench.null_permutations
 
     def spy(*args, **kwargs):
         drawn.append(kwargs["reuse"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bench, "_null_permutations", spy)
+    monkeypatch.setattr(bench, "null_permutations", spy)
     run_job(_toy_config(out, nulls=2, n_spins=30), progress=False, connectome=_toy())
     run_job(_toy_config(out, nulls=2, n_spins=30), progress=False, connectome=_toy())
     assert drawn == [False, True]  # drawn anew, then reused once the folder is stamped
@@ -275,10 +275,10 @@ def test_dataset_stamp_is_added_to_a_folder_of_an_older_version(tmp_path):
 
 
 def test_an_interrupted_run_leaves_a_config_that_reruns_it(tmp_path, monkeypatch):
-    import skconn.benchmark as bench
+    from skconn.benchmark._store import RunFolder
 
     config = _toy_config(tmp_path, models=["exp_decay", "connectome_model"])
-    real, saved = bench._save_fold, []
+    real, saved = RunFolder.save_fold, []
 
     def save_then_die(*args):
         if saved:
@@ -286,11 +286,13 @@ def test_an_interrupted_run_leaves_a_config_that_reruns_it(tmp_path, monkeypatch
         saved.append(args[1])
         real(*args)
 
-    monkeypatch.setattr(bench, "_save_fold", save_then_die)
+    monkeypatch.setattr(RunFolder, "save_fold", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         run_job(config, progress=False, connectome=_toy())
     monkeypatch.undo()
-    assert not (tmp_path / "folds.csv").exists()
+    # folds.csv is rewritten as each fold finishes: it holds the one fold that did
+    partial = pd.read_csv(tmp_path / "folds.csv")
+    assert partial[["model", "fold"]].values.tolist() == [["exp_decay", 0]]
     written = BenchmarkConfig.from_toml(tmp_path / "config.toml")
     assert written == config and "ran_on_" not in (tmp_path / "config.toml").read_text()
     folds = run_job(written, progress=False, connectome=_toy())
@@ -424,3 +426,80 @@ def test_bad_model_variants_are_named(variants, models, error, match, tmp_path):
 def test_config_rejects_malformed_variants(variants, error, match):
     with pytest.raises(error, match=match):
         BenchmarkConfig(variants=variants)
+
+
+# ------------------------------------------------- what a rerun and the reports tell the user
+def test_a_refused_rerun_names_each_differing_option(tmp_path):
+    run_job(_toy_config(tmp_path), progress=False, connectome=_toy())
+    with pytest.raises(ValueError, match="different configuration") as refused:
+        run_job(_toy_config(tmp_path, folds=4, seed=2), progress=False, connectome=_toy())
+    message = str(refused.value)
+    assert "--folds: 4 here, 3 in the folder" in message
+    assert "--seed: 2 here, 0 in the folder" in message
+    assert "--repeats" not in message and "fingerprint" not in message
+    # options outside the fingerprint (models, n_jobs) change nothing: the folder resumes
+    assert len(run_job(_toy_config(tmp_path, models=["connectome_model"], n_jobs=2),
+                       progress=False, connectome=_toy())) == 3
+
+
+def test_a_refused_rerun_without_a_readable_config_falls_back_to_the_fingerprint(tmp_path):
+    run_job(_toy_config(tmp_path), progress=False, connectome=_toy())
+    (tmp_path / "config.toml").write_text("folds = 'three'\n")  # damaged by hand
+    other = _toy_config(tmp_path, folds=4)
+    with pytest.raises(ValueError, match=f"fingerprint.txt: .*this run: {other.fingerprint()}"):
+        run_job(other, progress=False, connectome=_toy())
+
+
+def test_other_data_is_named_apart_from_the_options(tmp_path):
+    run_job(_toy_config(tmp_path), progress=False, connectome=_toy(0))
+    with pytest.raises(ValueError, match="other data") as refused:
+        run_job(_toy_config(tmp_path), progress=False, connectome=_toy(1))
+    assert "--" not in str(refused.value).split(";")[0]  # no option differs: only the data
+
+
+def test_summary_md_hides_all_nan_metrics_and_says_why_cells_are_nan(tmp_path):
+    from skconn.metrics._summary import SHOWN_METRICS, min_pairs_per_stratum
+
+    folds = run_job(_toy_config(tmp_path, folds=3), progress=False, connectome=_toy())
+    table = summarize(folds)
+    all_nan = [m for m in SHOWN_METRICS if f"{m}_mean" in table
+               and table[f"{m}_mean"].isna().all()]
+    assert all_nan  # 24 toy regions in 3 folds: too few test pairs in some distance stratum
+    text = (tmp_path / "summary.md").read_text()
+    header = text.splitlines()[0]
+    assert header.endswith("| folds |") and "pearson_r" in header
+    assert not any(f" {m} " in header for m in all_nan)
+    note = text.split("\n\n", 1)[1]
+    assert f"Not shown, NaN in every fold: {', '.join(all_nan)}." in note
+    assert f"fewer than {min_pairs_per_stratum()} pairs" in note
+    assert min_pairs_per_stratum() == 50  # score_report's default
+
+
+def test_summary_markdown_footnotes_partly_nan_cells():
+    from skconn.metrics._summary import summary_markdown
+
+    folds = pd.DataFrame({"model": ["a"] * 3, "pearson_r": [0.5, 0.7, 0.6],
+                          "long_r": [0.4, np.nan, 0.2], "short_r": [np.nan] * 3})
+    text = summary_markdown(summarize(folds, ["pearson_r", "long_r", "short_r"]))
+    table, note = text.split("\n\n")
+    assert table.splitlines()[0] == "| model | pearson_r | long_r | folds |"
+    assert table.splitlines()[-1] == "| a | 0.600 ± 0.100 | 0.300 ± 0.141 (n=2) | 3 |"
+    assert "short_r" in note and "(n=k): long_r" in note
+
+
+def test_metric_figure_covers_every_split(tmp_path, monkeypatch):
+    import skconn.plotting._results as results
+
+    ticks, real = {}, results._save
+
+    def record(fig, path):
+        ticks[path.name] = ([t.get_text() for t in fig.axes[0].get_xticklabels()],
+                            fig._suptitle.get_text())
+        real(fig, path)
+
+    monkeypatch.setattr(results, "_save", record)
+    run_job(_toy_config(tmp_path, splits=["spatial", "random"], nulls=2, n_spins=20),
+            progress=False, connectome=_toy())
+    labels, title = ticks["metrics.png"]
+    assert labels == ["exp_decay (spatial)", "exp_decay (random)"]
+    assert "spatial split" in title and "random split" in title

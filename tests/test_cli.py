@@ -123,7 +123,13 @@ def test_killed_run_resumes_to_the_same_table(shared_data, tmp_path):
     for path in done:  # no half-written result: every finished fold parses, with its predictions
         json.loads(path.read_text())
         np.load(path.with_suffix(".npz"))["y_pred"]
-    assert not (interrupted / "folds.csv").exists()
+    # folds.csv is rewritten as each fold finishes (the kill may fall between a fold's
+    # file and the table): it holds the finished folds, none twice, no unfinished one
+    partial = pd.read_csv(interrupted / "folds.csv")
+    keys = {"__".join([m, s, f"r{r}", f"f{f}", d])
+            for m, s, r, f, d in partial[["model", "split", "repeat", "fold", "data"]].values}
+    assert len(keys) == len(partial) and keys <= {p.stem for p in done}
+    assert len(done) - 1 <= len(partial) <= len(done)
     subprocess.run(command(interrupted), check=True, env=env, capture_output=True)
     whole = pd.read_csv(tmp_path / "whole" / "folds.csv").drop(columns="fit_time")
     resumed = pd.read_csv(interrupted / "folds.csv").drop(columns="fit_time")
@@ -203,3 +209,19 @@ def test_variants_come_from_flags_and_from_the_config_file(tmp_path, capsys):
     assert main(["benchmark", "--models", "v", "--variant", 'v = {model = "smt", depth = 2}',
                  "--output", str(tmp_path / "o")]) == 2
     assert "variant 'v' of 'smt'" in capsys.readouterr().err
+
+
+def test_a_refused_rerun_names_the_option_and_the_summary_says_why_cells_are_nan(
+        shared_data, tmp_path, capsys):
+    def args(folds):
+        return ["benchmark", "--data", str(shared_data / "ukbb_schaefer100"), "--models",
+                "exp_decay", "--repeats", "1", "--folds", folds, "--nulls", "0", "--output",
+                str(tmp_path), "--quiet"]
+
+    assert main(args("2")) == 0
+    printed = capsys.readouterr().out
+    assert printed.strip() == (tmp_path / "summary.md").read_text().strip()
+    assert "| folds |" in printed.splitlines()[0] and "``folds``" in printed
+    assert main(args("3")) == 2
+    err = capsys.readouterr().err
+    assert "--folds: 3 here, 2 in the folder" in err and "--nulls" not in err

@@ -135,13 +135,15 @@ def plot_prediction_scatter(y_true, y_pred, distances, *, ax=None, title=None):
 
 def plot_metric_bars(summary: pd.DataFrame, metrics: Sequence[str] = ("pearson_r", "short_r",
                                                                         "mid_r", "long_r", "r2")):
-    """Mean ± SD of each metric per model, true data beside the null when present.
+    """Mean ± SD of each metric per model (and split), true data beside the null when present.
 
     Parameters
     ----------
     summary : pandas.DataFrame
-        Long table with columns model, data (``"observed"``/``"spin-null"``, optional) and
-        ``<metric>_mean``/``<metric>_sd``, e.g. ``summarize(folds).reset_index()``.
+        Long table with columns model, split (optional), data
+        (``"observed"``/``"spin-null"``, optional) and ``<metric>_mean``/``<metric>_sd``,
+        e.g. ``summarize(folds).reset_index()``. With several splits, each model has
+        one group of bars per split, labelled ``model (split)``.
     metrics : sequence of str
         Metrics to show; those without a value (e.g. a distance stratum with too
         few pairs in every fold) are left out.
@@ -165,15 +167,19 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: Sequence[str] = ("pearson_r
     fig, axes = _figure(len(metrics), size=3.6)
     data = summary["data"] if "data" in summary else pd.Series("observed", index=summary.index)
     kinds = [k for k in ("observed", "spin-null") if (data == k).any()]
-    models = list(dict.fromkeys(summary["model"]))
+    if "split" in summary and summary["split"].nunique() > 1:
+        group = summary["model"].astype(str) + " (" + summary["split"].astype(str) + ")"
+    else:
+        group = summary["model"].astype(str)
+    groups = list(dict.fromkeys(group))
     width = 0.8 / len(kinds)
     for ax, metric in zip(axes, metrics, strict=True):
         for k, kind in enumerate(kinds):
-            rows = summary[data == kind].set_index("model").reindex(models)
-            ax.bar(np.arange(len(models)) + (k - (len(kinds) - 1) / 2) * width,
+            rows = summary[data == kind].set_index(group[data == kind]).reindex(groups)
+            ax.bar(np.arange(len(groups)) + (k - (len(kinds) - 1) / 2) * width,
                    rows[f"{metric}_mean"], width, yerr=rows[f"{metric}_sd"], capsize=2,
                    label=kind, color="C0" if kind == "observed" else "0.6")
-        ax.set_xticks(np.arange(len(models)), models, rotation=45, ha="right")
+        ax.set_xticks(np.arange(len(groups)), groups, rotation=45, ha="right")
         ax.set_title(metric)
         ax.axhline(0, color="k", lw=0.5)
     fig.tight_layout()
@@ -196,13 +202,13 @@ def _save(fig, path: Path) -> None:
 def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
     """Write the benchmark figures (PNG) and the data behind them into ``out``.
 
-    Figures use the first split's first repeat (true data), and say so in their
-    titles: ``connectomes.png`` (true vs predicted matrices, regions ordered by
-    test fold so that each fold's predictions form a diagonal block; data
-    ``predictions.csv``, with columns split, repeat, fold and data), ``scatter.png``,
-    and ``metrics.png`` (observed and spin-null bars of that split over every
-    repeat; data ``summary.csv``). The job writes ``cge_distance.png`` (data
-    ``cge_curve.csv``) when it draws its nulls.
+    ``connectomes.png`` (true vs predicted matrices, regions ordered by test fold so
+    that each fold's predictions form a diagonal block; data ``predictions.csv``, with
+    columns split, repeat, fold and data) and ``scatter.png`` use the first split's
+    first repeat (true data), and say so in their titles; ``metrics.png`` shows the
+    observed and spin-null bars of every split over every repeat and fold (data
+    ``summary.csv``). The job writes ``cge_distance.png`` (data ``cge_curve.csv``)
+    when it draws its nulls.
 
     Returns
     -------
@@ -213,7 +219,7 @@ def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
 
     matplotlib.use("Agg", force=False)
     from .._atomic import atomic_write
-    from ..benchmark import summarize
+    from ..metrics._summary import summarize
     from ..pairs import make_pairs
 
     out = Path(out)
@@ -267,11 +273,12 @@ def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
     _save(fig, path)
     written.append(path)
 
-    table = summarize(folds[folds["split"] == split]).reset_index()
+    table = summarize(folds).reset_index()
     path = out / "metrics.png"
     fig = plot_metric_bars(table)
+    splits = " and ".join(f"{s} split" for s in dict.fromkeys(folds["split"]))
     # above the legend of observed / spin-null bars when there is one
-    fig.suptitle(f"{split} split, every repeat and fold", y=1.12 if "data" in table and
+    fig.suptitle(f"{splits}, every repeat and fold", y=1.12 if "data" in table and
                  table["data"].nunique() > 1 else 1.02)
     _save(fig, path)
     written.append(path)

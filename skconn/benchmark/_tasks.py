@@ -1,0 +1,142 @@
+"""The units of the main job: one :class:`FoldTask` per model, split, repeat, fold and data.
+
+Words: a *model variant* is a user's named change of a model family (``--variant``,
+:data:`~skconn.benchmark.MODELS`); a *data variant* is one copy of the pairs in
+:func:`skconn.pairs.make_pairs` ``(nulls=...)``: copy 0 the observed expression, copy
+``1 + k`` null ``k``. :func:`data_variants` is the one place that says which data each
+repeat is scored on; a new kind of null adds its kind there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+
+from .._config import BenchmarkConfig
+from ..datasets import Connectome
+from ..metrics import score_report
+from ..pairs import RegionPairs, make_pairs
+from ._registry import SPLITS, make_model, ran_on, with_search
+
+__all__ = ["DATA_KINDS", "OBSERVED", "SPIN_NULL", "FoldTask", "data_variants", "make_tasks",
+           "run_fold"]
+
+#: Values of the ``data`` column: the observed expression, or a CGE-matched spin null.
+#: (Not "true"/"null", which ``pandas.read_csv`` would read as a boolean and a NaN.)
+OBSERVED, SPIN_NULL = "observed", "spin-null"
+
+#: Every kind of data, in the order of the reports.
+DATA_KINDS = (OBSERVED, SPIN_NULL)
+
+
+def data_variants(repeat: int, nulls: np.ndarray | None) -> list[tuple[str, int]]:
+    """The data a repeat is scored on: ``(kind, data variant)`` pairs.
+
+    The observed data (variant 0), and with nulls null ``repeat % K`` (variant
+    ``1 + repeat % K``): one null per repeat, as published.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skconn.benchmark._tasks import data_variants
+    >>> data_variants(3, None)
+    [('observed', 0)]
+    >>> data_variants(3, np.zeros((2, 10), dtype=int))
+    [('observed', 0), ('spin-null', 2)]
+    """
+    chosen = [(OBSERVED, 0)]
+    if nulls is not None:
+        chosen.append((SPIN_NULL, 1 + repeat % len(nulls)))
+    return chosen
+
+
+@dataclass
+class FoldTask:
+    """One fit and score of the job: a model on one outer fold of one data variant.
+
+    ``train`` and ``test`` index the rows of ``X`` (every data variant stacked, as
+    :func:`~skconn.pairs.make_pairs` returns them); ``key`` names the fold's files
+    in ``runs/`` and must never change (existing folders are resumed by it).
+    """
+
+    model_name: str
+    split: str
+    repeat: int
+    fold: int
+    seed: int
+    data: str
+    data_variant: int
+    dataset: str
+    model: BaseEstimator = field(repr=False)
+    train: np.ndarray = field(repr=False)
+    test: np.ndarray = field(repr=False)
+    X: RegionPairs = field(repr=False)
+    y: np.ndarray = field(repr=False)
+
+    @property
+    def key(self) -> str:
+        """``<model>__<split>__r<repeat>__f<fold>__<data>``: the fold's file names."""
+        return f"{self.model_name}__{self.split}__r{self.repeat}__f{self.fold}__{self.data}"
+
+    @property
+    def null_index(self) -> int:
+        """The null scored (as in ``nulls.npz``), -1 for the observed data."""
+        return self.data_variant - 1 if self.data_variant else -1
+
+    def meta(self) -> dict:
+        """The identifying columns of the fold's row in ``folds.csv``."""
+        return {"dataset": self.dataset, "model": self.model_name, "split": self.split,
+                "repeat": self.repeat, "fold": self.fold, "seed": self.seed, "data": self.data,
+                "null_index": self.null_index}
+
+
+def make_tasks(connectome: Connectome, config: BenchmarkConfig,
+               nulls: np.ndarray | None) -> Iterator[FoldTask]:
+    """Every (model, split, repeat, fold, data) unit of the job, in a fixed order."""
+    X, y = make_pairs(connectome, nulls=nulls)
+    n_base = len(X) // X.n_variants  # pairs per data variant (RegionPairs' word)
+    base = X[:n_base]
+    for split in config.splits:
+        for repeat in range(config.repeats):
+            seed = config.seed + repeat
+            cv = SPLITS[split](config.folds, random_state=seed)
+            for fold, (train, test) in enumerate(cv.split(base)):
+                for kind, data_variant in data_variants(repeat, nulls):
+                    for name in config.models:
+                        model = with_search(
+                            make_model(name, seed, config.device, config.autocast,
+                                       config.variants),
+                            name, config.search, split, config.inner_folds, config.n_iter,
+                            seed, config.variants,
+                        )
+                        yield FoldTask(
+                            model_name=name, split=split, repeat=repeat, fold=fold, seed=seed,
+                            data=kind, data_variant=data_variant, dataset=connectome.name,
+                            model=model, train=train + data_variant * n_base,
+                            test=test + data_variant * n_base, X=X, y=y,
+                        )
+
+
+def run_fold(task: FoldTask) -> tuple[dict, dict]:
+    """Fit on the train rows, score on the test rows: the unit of work (and of resuming).
+
+    Returns the fold's row of ``folds.csv`` and its predictions (``pairs``,
+    ``y_true``, ``y_pred``).
+    """
+    X, y, train, test = task.X, task.y, task.train, task.test
+    start = time.perf_counter()
+    fitted = clone(task.model).fit(X[train], y[train])
+    fit_time = time.perf_counter() - start
+    pred = fitted.predict(X[test])
+    report = score_report(y[test], pred, X[test])
+    params = getattr(fitted, "best_params_", {})
+    row = {**task.meta(), "fit_time": fit_time, **report,
+           "params": json.dumps(params, default=str),
+           "device": ran_on(getattr(fitted, "best_estimator_", fitted))}
+    predictions = {"pairs": X.pairs[test], "y_true": y[test], "y_pred": pred}
+    return row, predictions
