@@ -10,7 +10,8 @@ shows this table as it is here.
 #: (layer, the modules and packages in it), lowest first.
 LAYERS = (
     ("foundation", ("skconn", "skconn._arguments", "skconn._atomic", "skconn._layers",
-                    "skconn._persistence", "skconn._validation", "skconn.exceptions")),
+                    "skconn._permutations", "skconn._persistence", "skconn._validation",
+                    "skconn.exceptions")),
     ("datasets", ("skconn.datasets",)),
     ("pairs", ("skconn.pairs",)),
     ("metrics", ("skconn.metrics",)),
