@@ -203,7 +203,7 @@ def fetch_ahba_expression(
     """Regional Allen Human Brain Atlas (AHBA) expression of an atlas, via abagen.
 
     Calls :func:`abagen.get_expression_data` with the processing the paper's
-    appendix describes (REFERENCE §6): intensity-based probe filtering,
+    appendix describes (Ratzan et al., NeurIPS 2025): intensity-based probe filtering,
     differential-stability probe selection, sample-to-region assignment
     constrained by hemisphere and structure (when ``atlas_info`` is given),
     within-donor scaled robust sigmoid normalisation of samples then genes,
@@ -295,7 +295,7 @@ def fetch_ahba_expression(
     Notes
     -----
     The settings are an inference from the paper's appendix, not from its code
-    (which only reads precomputed tables): REFERENCE §6. abagen 0.1.3 predates
+    (which only reads precomputed tables). abagen 0.1.3 predates
     pandas 2; while it runs, the three pandas 1 calls it makes
     (``DataFrame.append``, ``groupby(axis=1)``, ``set_axis(inplace=False)``)
     are temporarily given back their pandas 1 meaning, under a lock, and its

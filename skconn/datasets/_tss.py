@@ -118,7 +118,7 @@ def gene_order(genes, method="tss", *, expression=None, random_state=None) -> np
     which is the lowest coordinate of a plus-strand gene but the highest of a
     minus-strand one; ties by symbol. The published SMT order
     (``human_refgenome_ordered.csv``, "earliest TSS regardless of strand",
-    REFERENCE §3.6) may instead sort by the annotation's start coordinate,
+    Ratzan et al., NeurIPS 2025) may instead sort by the annotation's start coordinate,
     the lowest whatever the strand, i.e. a minus-strand gene's 3' end. If so,
     the two orders differ locally: a minus-strand gene and a neighbour that
     starts inside its span swap places (on the first 104 genes of chr1, 12

@@ -3,7 +3,8 @@
 Metrics are evaluated on unordered region pairs by default (the predictions of
 (i, j) and (j, i) averaged), with distance strata at ``max_distance / 3`` and
 ``2 * max_distance / 3`` and strength strata at ±0.3, within and between hemispheres and functional
-networks (REFERENCE §5 and §9.4).
+networks (the metrics of Ratzan et al., NeurIPS 2025, with the corrections
+the user guide lists).
 """
 
 from ._core import (

@@ -78,8 +78,8 @@ def geodesic_distance(fc_true, fc_pred, *, eps=1e-3, unit_diagonal=True) -> floa
     Fisher-z connectivity with a unit diagonal can be indefinite too; the
     clipped eigenvalues then dominate the distance, which therefore depends on
     ``eps``. Report ``eps`` with the numbers. The reference computed a
-    pseudo-distance from singular values of zero-diagonal matrices (REFERENCE
-    §5); this is the proper affine-invariant distance of REFERENCE §9.4.
+    pseudo-distance from singular values of zero-diagonal matrices; this is
+    the proper affine-invariant distance between correlation matrices.
 
     Examples
     --------

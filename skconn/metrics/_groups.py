@@ -31,7 +31,7 @@ def hemispheric_r(y_true, y_pred, hemispheres, *, min_pairs=50) -> dict:
     right–right when both are in ``"R"``, and inter-hemispheric otherwise
     (which takes in bilateral regions, ``"B"``). The published code split
     pairs by the sign of the x coordinate instead, which files midline and
-    cerebellar regions by where their centroid falls (REFERENCE §5).
+    cerebellar regions by where their centroid falls.
 
     Parameters
     ----------
@@ -74,7 +74,7 @@ def network_r(y_true, y_pred, networks, *, min_pairs=50) -> dict:
 
     For each network label k, ``intra_r_k`` is the Pearson r over the pairs
     whose two regions are both in k, and ``inter_r_k`` over the pairs with
-    exactly one region in k (REFERENCE §5, subnetwork metrics). Pairs with a
+    exactly one region in k (the paper's subnetwork metrics). Pairs with a
     missing label (None or NaN) on one side count for the other side's network
     only.
 

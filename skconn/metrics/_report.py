@@ -52,7 +52,7 @@ def score_report(
     min_pairs=50,
     networks=None,
 ) -> dict:
-    """Every metric of REFERENCE §5 for one set of predicted region pairs.
+    """Every metric of the paper's evaluation for one set of predicted region pairs.
 
     Parameters
     ----------

@@ -92,8 +92,7 @@ def subcortical_spins(
     center : {"centroid", "origin"}, default="centroid"
         Rotate each side about the centroid of its subcortical regions (a
         rotation then moves structures around each other, not across the
-        brain), or about the MNI origin as the published code does
-        (REFERENCE §4.1).
+        brain), or about the MNI origin as the published code does.
     method : {"vasa", "hungarian", "original"}, default="vasa"
     random_state : int, RandomState instance or None, default=None
     rotations : array-like of shape (n_rotate, 3, 3), default=None
