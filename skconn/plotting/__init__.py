@@ -1,5 +1,6 @@
 """Figures: each function takes results and returns a matplotlib Figure."""
 
+from ._attention import plot_attention_maps
 from ._nulls import plot_cge_curves, plot_null_distribution
 from ._results import (
     pairs_to_matrix,
@@ -11,6 +12,7 @@ from ._results import (
 
 __all__ = [
     "pairs_to_matrix",
+    "plot_attention_maps",
     "plot_cge_curves",
     "plot_metric_bars",
     "plot_null_distribution",

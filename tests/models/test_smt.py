@@ -20,9 +20,9 @@ from skconn.models.smt import (
     SMTModule,
     SMTRegressor,
     alibi_slopes,
-    plot_attention_maps,
 )
 from skconn.pairs import make_pairs
+from skconn.plotting import plot_attention_maps
 
 from .test_mlp import NEURAL_EXPECTED_FAILED, assert_learns_over_a_repetition
 
@@ -277,7 +277,7 @@ def test_persistence_round_trips(hcp100_small, tmp_path):
 
 
 def test_region_block_batches_cover_every_pair_once(hcp100_small):
-    from skconn.models._torch import PairBatches
+    from skconn.models._pair_data import PairBatches
 
     X, y = make_pairs(hcp100_small)
     dataset = tiny_smt(max_epochs=1).fit(X, y).get_dataset(X, y)
