@@ -18,7 +18,20 @@ import itertools
 import numpy as np
 import torch
 
-__all__ = ["PairBatch", "PairBatches", "PairDataset", "region_split", "standardise_coords_stats"]
+__all__ = [
+    "PREDICT_BATCH_SIZE",
+    "PairBatch",
+    "PairBatches",
+    "PairDataset",
+    "region_split",
+    "standardise_coords_stats",
+    "user_split",
+]
+
+#: Pairs per prediction (and validation) batch unless ``iterator_valid__batch_size``
+#: is given: BatchNorm and dropout are off there, so the batch size changes nothing
+#: but speed (each distinct region is encoded once per batch).
+PREDICT_BATCH_SIZE = 8192
 
 
 class PairDataset(torch.utils.data.Dataset):
@@ -246,6 +259,46 @@ def region_split(dataset: PairDataset, fraction: float, rng) -> tuple[PairDatase
     if len(valid) == 0 or len(train) < 2:
         return dataset, None
     return dataset.subset(train), dataset.subset(valid)
+
+
+def user_split(train_split, dataset: PairDataset, **fit_params) -> tuple:
+    """``train_split(dataset, None)`` as two :class:`PairDataset` (valid may be None).
+
+    ``torch.utils.data.Subset`` results (skorch's ``ValidSplit``) become subsets of
+    ``dataset``.
+    """
+    parts = train_split(dataset, None, **fit_params)
+    try:
+        train, valid = parts
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            "train_split must return a (train, valid) pair of datasets, got "
+            f"{type(parts).__name__}"
+        ) from exc
+
+    def as_pairs(part, allow_none):
+        if part is None and allow_none:
+            return None
+        if isinstance(part, PairDataset):
+            return part
+        if isinstance(part, torch.utils.data.Subset) and isinstance(part.dataset, PairDataset):
+            return part.dataset.subset(np.asarray(part.indices, dtype=np.intp))
+        raise TypeError(
+            "train_split must return (train, valid) as PairDataset subsets of the "
+            "dataset it is given (dataset.subset(positions)) or torch Subsets of it"
+            f"{' (valid may be None)' if allow_none else ''}; got "
+            f"{type(part).__name__}"
+        )
+
+    train, valid = as_pairs(train, False), as_pairs(valid, True)
+    if valid is not None and len(valid) == 0:
+        valid = None
+    if len(train) < 2:
+        raise ValueError(
+            f"train_split left {len(train)} training pair(s); at least 2 are needed "
+            "(BatchNorm)"
+        )
+    return train, valid
 
 
 def as_float32(values: np.ndarray, name: str) -> np.ndarray:

@@ -22,137 +22,59 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import numbers
 import threading
 import warnings
-from collections.abc import Iterable
 
 import numpy as np
 import torch
 from skorch import NeuralNetRegressor
-from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
-from skorch.dataset import get_len
+from skorch.callbacks import EarlyStopping
 from torch import nn
 
-from .._arguments import check_random_state
 from .._persistence import VersionedStateMixin
 from .._validation import Interval, Options, StrOptions, validate_own_params
 from ..pairs import RegionPairs
+from ._heads import OutputLinear, mlp_head
 from ._input import check_pair_input
+from ._net_docs import SHARED_ATTRIBUTES_DOC, shared_parameters_doc, with_shared_docs
+from ._net_state import DeviceStateMixin, _valid_callbacks, resolve_device
+from ._net_steps import TrainingStepsMixin
 from ._pair_data import (
-    PairBatch,
+    PREDICT_BATCH_SIZE,
     PairBatches,
     PairDataset,
     as_float32,
     region_split,
     standardise_coords_stats,
+    user_split,
 )
 
-__all__ = ["OutputLinear", "PairNet", "mlp_head", "resolve_device"]
+__all__ = [
+    "SHARED_ATTRIBUTES_DOC",
+    "OutputLinear",
+    "PairNet",
+    "mlp_head",
+    "resolve_device",
+    "shared_parameters_doc",
+    "with_shared_docs",
+]
 
 #: Held by every neural fit (see ``PairNet._own_torch_rng``).
 _TORCH_RNG_LOCK = threading.RLock()
 
-#: Pairs per prediction (and validation) batch unless ``iterator_valid__batch_size``
-#: is given: BatchNorm and dropout are off there, so the batch size changes nothing
-#: but speed (each distinct region is encoded once per batch).
-PREDICT_BATCH_SIZE = 8192
 
-
-def resolve_device(device) -> str:
-    """``"auto"`` means CUDA when available, else CPU; anything else is kept."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-class OutputLinear(nn.Linear):
-    """The output layer, computed in float32 even under autocast.
-
-    Under bf16 autocast a Linear layer returns bf16 (8 significant bits), which
-    would quantise every prediction, and the loss, to steps of ~2⁻¹⁰ around FC
-    values; this layer disables autocast and computes in float32. Its parameters
-    are those of :class:`torch.nn.Linear` (same state-dict keys).
-    """
-
-    def forward(self, x):
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return super().forward(x.float())
-
-
-def mlp_head(in_dim: int, hidden_dims, dropout: float) -> nn.Sequential:
-    """Blocks Linear → ReLU → BatchNorm1d → Dropout, then a float32 ``OutputLinear(·, 1)``."""
-    if isinstance(hidden_dims, (str, bytes)) or not isinstance(hidden_dims, Iterable):
-        raise TypeError(
-            f"hidden_dims must be a sequence of positive ints (e.g. (16,)), got {hidden_dims!r}"
-        )
-    widths = list(hidden_dims)
-    if not all(isinstance(w, numbers.Integral) and w >= 1 for w in widths):
-        raise ValueError(f"hidden_dims must be positive ints, got {hidden_dims!r}")
-    layers: list[nn.Module] = []
-    for width in widths:
-        layers += [nn.Linear(in_dim, width), nn.ReLU(), nn.BatchNorm1d(width), nn.Dropout(dropout)]
-        in_dim = width
-    layers.append(OutputLinear(in_dim, 1))
-    return nn.Sequential(*layers)
-
-
-def _valid_callbacks(value) -> bool:
-    """Whether ``value`` is something skorch accepts as ``callbacks``."""
-    return value is None or isinstance(value, (list, tuple))
-
-
-@dataclasses.dataclass
-class _FitState:
-    """What a net keeps between skorch's hooks: random streams and the running call.
-
-    The streams (``shuffle_rng`` ... ``gene_order_seed``) are drawn from
-    ``random_state`` at each ``fit`` and kept, so ``partial_fit`` continues them;
-    ``monitor`` and ``refitting`` decide the default callbacks (``callbacks_key``:
-    what the built ones were made for). ``split``, ``initial_module_state`` live
-    for one ``fit``/``partial_fit`` call only (:meth:`end_call`).
-    """
-
-    shuffle_rng: np.random.Generator | None = None
-    split_rng: np.random.Generator | None = None
-    augment_rng: np.random.Generator | None = None
-    gene_order_seed: int | None = None
-    monitor: str = "valid_loss"
-    refitting: bool = False
-    target_mean: float | None = None
-    callbacks_key: tuple | None = None
-    #: (dataset, train, valid) of the running call
-    split: tuple | None = None
-    #: initial weights the ``refit_all`` run starts again from
-    initial_module_state: dict | None = None
-
-    def reseed(self, random_state) -> None:
-        """Draw the streams of a fit (and seed torch for a seeded one)."""
-        rs = check_random_state(random_state)
-        seeds = rs.randint(0, 2**31 - 1, size=5)
-        if random_state is not None:
-            torch.manual_seed(int(seeds[0]))
-        self.shuffle_rng = np.random.default_rng(seeds[1])
-        self.split_rng = np.random.default_rng(seeds[2])
-        self.augment_rng = np.random.default_rng(seeds[3])
-        self.gene_order_seed = int(seeds[4])
-
-    def end_call(self) -> None:
-        self.split = None
-        self.refitting = False
-        self.initial_module_state = None
-
-
-class PairNet(VersionedStateMixin, NeuralNetRegressor):
+class PairNet(VersionedStateMixin, DeviceStateMixin, TrainingStepsMixin, NeuralNetRegressor):
     """Base skorch regressor for modules that read batches of region pairs.
 
     Subclasses state only the defaults they change (the skorch way:
     ``def __init__(self, module=MyModule, *, lr=..., **kwargs)``), set
     ``_module_data_kwargs`` (module arguments that come from the data, e.g. the
     number of features) and may transform node features in ``_node_features``.
-    The shared parameters are documented once, in :data:`SHARED_PARAMETERS_DOC`,
-    which the subclasses' docstrings include.
+    The shared parameters are documented once (:func:`shared_parameters_doc`),
+    and the subclasses' docstrings include them (:func:`with_shared_docs`). The
+    device, fit state and pickling live in :class:`DeviceStateMixin`, the skorch
+    step hooks in :class:`TrainingStepsMixin`.
     """
 
     _lr_defaults = {"factor": 0.3, "patience": 30, "threshold": 0.1}
@@ -174,12 +96,6 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         "refit_all": ["boolean"],
         "output_init": [StrOptions({"mean", "torch"})],
     }
-
-    #: the callbacks hold tensors (the learning-rate schedule holds the optimiser):
-    #: skorch pickles these attributes through ``torch.save`` with a device mapping
-    cuda_dependent_attributes_ = ["callbacks_"]
-
-    _fit_state: _FitState | None = None
 
     def __init__(
         self,
@@ -225,152 +141,6 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         self.batching = batching
         self.refit_all = refit_all
         self.output_init = output_init
-
-    @property
-    def _state(self) -> _FitState:
-        if self._fit_state is None:
-            self._fit_state = _FitState()
-        return self._fit_state
-
-    @property
-    def monitor_(self) -> str:
-        """The loss the callbacks watch in the last fit: "valid_loss" or "train_loss"."""
-        if self._fit_state is None:
-            raise AttributeError("monitor_ is set by fit")
-        return self._fit_state.monitor
-
-    # ---------------------------------------------------------------- device
-    # skorch reads ``self.device`` wherever it moves tensors; "auto" is resolved
-    # there while get_params / clone keep the value the user gave.
-    @property
-    def device(self):
-        return resolve_device(self._device_param)
-
-    @device.setter
-    def device(self, value):
-        self._device_param = value
-
-    def _get_param_names(self):
-        # skorch takes every attribute not ending in "_" for a parameter; the private
-        # state of a fit (random streams, ...) is not one, and clone() must not copy it
-        return [k for k in super()._get_param_names() if not k.startswith("_")]
-
-    def set_params(self, **params):
-        """Set parameters; a new ``device`` moves a fitted net there.
-
-        A new ``callbacks`` list is stored before it is initialised (skorch alone
-        initialises the callbacks *before* it stores a new value, so a bad value
-        would break every later ``set_params`` call); ``fit`` raises a
-        ``TypeError`` naming it.
-
-        Examples
-        --------
-        >>> from skconn.models import PairMLPRegressor
-        >>> PairMLPRegressor().set_params(callbacks=[], max_epochs=5).max_epochs
-        5
-        """
-        if "callbacks" in params:
-            self.callbacks = params["callbacks"]
-            if not _valid_callbacks(self.callbacks):
-                del params["callbacks"]  # not initialised now: fit raises a clear TypeError
-        super().set_params(**params)
-        if "device" in params and self.initialized_:
-            self._move_to_device()
-        return self
-
-    def _move_to_device(self) -> None:
-        """Move the module, criterion and optimiser state to ``self.device``."""
-        device = torch.device(self.device)
-        for name in [*self._modules, *self._criteria]:
-            component = getattr(self, name + "_", None)
-            if isinstance(component, nn.Module):
-                component.to(device)
-        for name in self._optimizers:
-            optimizer = getattr(self, name + "_", None)
-            if not isinstance(optimizer, torch.optim.Optimizer):
-                continue
-            for group in optimizer.param_groups:
-                on_device = group.get("fused") or group.get("capturable")
-                for param in group["params"]:
-                    for key, value in optimizer.state.get(param, {}).items():
-                        if isinstance(value, torch.Tensor):
-                            keep_cpu = key == "step" and not on_device
-                            optimizer.state[param][key] = value.to("cpu" if keep_cpu else device)
-
-    def get_params(self, deep=True, **kwargs):
-        params = super().get_params(deep=deep, **kwargs)
-        params["device"] = self._device_param
-        params.pop("_device_param", None)
-        return params
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state["device"] = self.device
-        return state
-
-    def __setstate__(self, state):
-        requested = state.pop("_device_param", "auto")
-        _migrate_fit_state(state)
-        super().__setstate__(state)
-        mapped = self.__dict__.pop("device", None)
-        self._device_param = "auto" if requested == "auto" else mapped
-
-    # ---------------------------------------------------------------- callbacks
-    def get_default_callbacks(self):
-        callbacks = list(super().get_default_callbacks())
-        state = self._state
-        lr = dict(self._lr_defaults)
-        if self.lr_patience is not None:
-            lr["patience"] = self.lr_patience
-        callbacks.append(
-            (
-                "lr_scheduler",
-                LRScheduler(
-                    policy=torch.optim.lr_scheduler.ReduceLROnPlateau,
-                    monitor=state.monitor,
-                    mode="min",
-                    threshold_mode="rel",
-                    cooldown=1,
-                    min_lr=1e-6,
-                    **lr,
-                ),
-            )
-        )
-        if self.patience is not None and not state.refitting:
-            callbacks.append(
-                (
-                    "early_stopping",
-                    # load_best deep-copies the best state and restores it at the end
-                    EarlyStopping(
-                        monitor=state.monitor,
-                        patience=self.patience,
-                        threshold=0.0,
-                        load_best=True,
-                    ),
-                )
-            )
-        if self.progress_bar:
-            callbacks.append(("progress_bar", ProgressBar()))
-        return callbacks
-
-    def _callbacks_key(self) -> tuple:
-        return self._state.monitor, self._state.refitting
-
-    def initialize_callbacks(self):
-        super().initialize_callbacks()
-        self._state.callbacks_key = self._callbacks_key()
-        return self
-
-    def _sync_callbacks(self) -> None:
-        """Rebuild the callbacks if the monitored loss or the refit state changed.
-
-        The default callbacks (learning-rate schedule, early stopping) depend on
-        the monitored loss and on whether the net is refitting; a fitted net that
-        trains again (``partial_fit``, a warm-started ``fit``) gets callbacks
-        matching them.
-        """
-        if self._state.callbacks_key != self._callbacks_key():
-            self._initialize_callbacks()
 
     # ---------------------------------------------------------------- data
     def _module_data_kwargs(self) -> dict:
@@ -429,7 +199,7 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         if split is not None and split[0] is dataset:  # drawn by fit / partial_fit
             return split[1], split[2]
         if callable(self.train_split):
-            return self._user_split(dataset, **fit_params)
+            return user_split(self.train_split, dataset, **fit_params)
         return dataset, None
 
     def get_iterator(self, dataset, training=False):
@@ -600,7 +370,7 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         """Cut the validation regions off ``dataset`` (kept in the fit state); the valid part."""
         valid = None
         if callable(self.train_split):
-            train, valid = self._user_split(dataset)
+            train, valid = user_split(self.train_split, dataset)
         elif self.validation_fraction is not None:
             train, valid = region_split(dataset, self.validation_fraction, self._state.split_rng)
         else:
@@ -617,45 +387,6 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
         self.train_pairs_ = train.index
         self.valid_pairs_ = None if valid is None else valid.index
         return valid
-
-    def _user_split(self, dataset: PairDataset, **fit_params) -> tuple:
-        """``train_split(dataset, None)`` as two :class:`PairDataset` (valid may be None).
-
-        ``torch.utils.data.Subset`` results (skorch's ``ValidSplit``) become subsets of
-        ``dataset``.
-        """
-        parts = self.train_split(dataset, None, **fit_params)
-        try:
-            train, valid = parts
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                "train_split must return a (train, valid) pair of datasets, got "
-                f"{type(parts).__name__}"
-            ) from exc
-
-        def as_pairs(part, allow_none):
-            if part is None and allow_none:
-                return None
-            if isinstance(part, PairDataset):
-                return part
-            if isinstance(part, torch.utils.data.Subset) and isinstance(part.dataset, PairDataset):
-                return part.dataset.subset(np.asarray(part.indices, dtype=np.intp))
-            raise TypeError(
-                "train_split must return (train, valid) as PairDataset subsets of the "
-                "dataset it is given (dataset.subset(positions)) or torch Subsets of it"
-                f"{' (valid may be None)' if allow_none else ''}; got "
-                f"{type(part).__name__}"
-            )
-
-        train, valid = as_pairs(train, False), as_pairs(valid, True)
-        if valid is not None and len(valid) == 0:
-            valid = None
-        if len(train) < 2:
-            raise ValueError(
-                f"train_split left {len(train)} training pair(s); at least 2 are needed "
-                "(BatchNorm)"
-            )
-        return train, valid
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
         """Train ``max_epochs`` more epochs on region pairs, without reinitialising.
@@ -725,21 +456,6 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
             state.initial_module_state = copy.deepcopy(self.module_.state_dict())
         return self
 
-    def get_params_for_optimizer(self, prefix, named_parameters):
-        """skorch's optimiser arguments; AdamW/Adam get ``fused`` on CUDA, ``foreach`` else.
-
-        Either is left alone when given (``optimizer__fused``, ``optimizer__foreach``).
-        """
-        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
-        if self.optimizer in (torch.optim.AdamW, torch.optim.Adam) and not (
-            {"fused", "foreach"} & set(kwargs)
-        ):
-            if torch.device(self.device).type == "cuda":
-                kwargs["fused"] = True
-            else:
-                kwargs["foreach"] = True
-        return args, kwargs
-
     def _init_output_layer(self) -> None:
         """``output_init="mean"``: start at the constant predictor of the training mean.
 
@@ -761,198 +477,3 @@ class PairNet(VersionedStateMixin, NeuralNetRegressor):
 
     def _after_fit(self):
         """Hook for subclasses (e.g. free caches)."""
-
-    # ---------------------------------------------------------------- steps
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """skorch's epoch, with the batch losses read from the device once per epoch.
-
-        skorch records ``loss.item()`` after every step, a device→host
-        synchronisation per batch on CUDA. Here each batch row holds the loss as a
-        0-d device tensor while the epoch runs (a callback may still read it:
-        ``float(loss)``); at the end of the epoch (also when interrupted) all of
-        them are copied to the host at once and the rows get Python floats.
-        """
-        if iterator is None:
-            return
-        key = prefix + "_loss"
-        rows, losses = [], []
-        try:
-            for batch in iterator:
-                self.notify("on_batch_begin", batch=batch, training=training)
-                step = step_fn(batch, **fit_params)
-                loss = step["loss"].detach()
-                self.history.record_batch(key, loss)
-                rows.append(self.history[-1]["batches"][-1])
-                losses.append(loss)
-                self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
-                self.notify("on_batch_end", batch=batch, training=training, **step)
-        finally:
-            if losses:
-                values = torch.stack(losses).float().cpu().tolist()
-                for row, value in zip(rows, values, strict=True):
-                    row[key] = value
-        self.history.record(prefix + "_batch_count", len(rows))
-
-    def _autocast_enabled(self) -> bool:
-        # "auto": on CUDA only; True: on any device (CPU bf16 autocast is slow on CPUs
-        # without bf16 instructions, but runs, which lets the CUDA code path be tested)
-        on_cuda = torch.device(self.device).type == "cuda"
-        return self.autocast is True or (on_cuda and self.autocast == "auto")
-
-    def infer(self, x, **fit_params):
-        if isinstance(x, PairBatch):
-            x = x.inputs
-        if self._autocast_enabled():
-            with torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16):
-                out = super().infer(x, **fit_params)
-        else:
-            out = super().infer(x, **fit_params)
-        return out.float()
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """The criterion on float32 predictions and targets (also under autocast)."""
-        return super().get_loss(y_pred.float(), y_true.float(), X=X, training=training)
-
-    def predict(self, X):
-        """Predicted connectivity of each region pair, (P,) float64."""
-        return np.asarray(super().predict(X), dtype=np.float64).reshape(-1)
-
-    def score(self, X, y, sample_weight=None):
-        from sklearn.metrics import r2_score
-
-        return r2_score(y, self.predict(X), sample_weight=sample_weight)
-
-
-_OLD_STATE_KEYS = {
-    "_shuffle_rng": "shuffle_rng",
-    "_split_rng": "split_rng",
-    "_augment_rng": "augment_rng",
-    "_gene_order_seed": "gene_order_seed",
-    "_target_mean": "target_mean",
-    "_callbacks_built_for": "callbacks_key",
-}
-
-
-def _migrate_fit_state(state: dict) -> None:
-    """Nets pickled before ``_FitState`` kept its fields as separate attributes."""
-    if "_fit_state" in state or not any(k in state for k in _OLD_STATE_KEYS):
-        return
-    fit_state = _FitState()
-    for old, new in _OLD_STATE_KEYS.items():
-        if old in state:
-            setattr(fit_state, new, state.pop(old))
-    fit_state.monitor = state.pop("monitor_", "valid_loss")
-    state.pop("_refitting", None)
-    state["_fit_state"] = fit_state
-
-
-def shared_parameters_doc(cls) -> str:
-    """The Parameters entries every neural pair estimator shares (numpydoc text)."""
-    lr = dict(cls._lr_defaults)
-    return f"""\
-    batch_size : int, default=512
-        Pairs per training batch, at least 2 (BatchNorm), or -1 for all pairs. A
-        batch of a single pair is merged into the previous one. Prediction and
-        validation use batches of max(batch_size, {PREDICT_BATCH_SIZE}) pairs
-        (``iterator_valid__batch_size`` sets it).
-    validation_fraction : float or None, default=0.2
-        Fraction of the training regions held out to monitor; pairs with both
-        regions held out form the validation set, cross pairs are unused.
-        ``None`` trains on everything and monitors the training loss.
-    patience : int or None, default=50
-        Early-stopping patience in epochs (None: no early stopping).
-    lr_patience : int, default=None
-        ReduceLROnPlateau patience (None: {lr["patience"]}, the published value). Factor
-        {lr["factor"]}, threshold {lr["threshold"]} relative, cooldown 1, min_lr 1e-6;
-        change them with ``callbacks__lr_scheduler__<name>``.
-    random_state : int, RandomState instance or None, default=None
-        Seeds torch (weights, dropout), the validation split and the shuffling. An int
-        gives bit-identical fits on CPU, also across processes and when several fits run
-        in threads at once (neural fits in one process take turns on torch's generator);
-        a seeded fit leaves the caller's torch random stream as it found it.
-    progress_bar : bool, default=False
-        Show a tqdm progress bar per epoch.
-    autocast : {{"auto", True, False}}, default="auto"
-        bf16 autocast of the forward pass: "auto" on CUDA only, True on any device
-        (on CPU it runs, but is only faster on CPUs with bf16 instructions). The
-        output layer and the loss are computed in float32 either way, so
-        predictions are not quantised.
-    device : str, default="auto"
-        Torch device; "auto" picks CUDA when available. ``set_params(device=...)``
-        moves a fitted net; a net fitted on CUDA unpickles on a CPU-only machine
-        (mapped to the CPU with skorch's ``DeviceWarning``).
-    verbose : int, default=0
-        1 prints skorch's per-epoch table.
-    train_split : callable or None, default=None
-        A skorch-style ``(dataset, y) -> (train, valid)`` replacing the region
-        validation split. It must return subsets of the dataset it is given:
-        ``dataset.subset(positions)`` or ``torch.utils.data.Subset`` (as skorch's
-        ``ValidSplit`` does); ``valid`` may be None.
-    batching : {{"random", "region_blocks"}}, default="random"
-        How training batches are drawn: uniformly shuffled pairs, or all pairs
-        between two random blocks of regions per batch (fewer distinct regions
-        per batch: cheaper for region encoders such as SMT, each batch touching
-        ~2√(batch_size/2) regions; see
-        :class:`~skconn.models._pair_data.PairBatches`).
-    refit_all : bool, default=False
-        After training with the validation split, retrain from the same
-        initial weights (saved, so for any ``random_state``; only the output
-        bias moves to the mean of all pairs with ``output_init="mean"``) on
-        *all* training pairs (the held-out regions and the cross pairs
-        included) for the epoch count of the lowest validation loss
-        (``best_epoch_``). The validation split keeps only (1 - f)² + f² of
-        the pairs (68% at f = 0.2), which matters on small atlases. Not
-        supported with ``warm_start=True`` (a ``ValueError`` at ``fit``): the
-        refit would discard the warm-started weights.
-    output_init : {{"mean", "torch"}}, default="mean"
-        "mean": the network starts as the constant predictor of the training
-        targets' mean (last Linear layer: zero weights, the mean as bias). "torch":
-        PyTorch's default initialisation, as published. On small atlases, "torch"
-        starts with an output variance ~10x that of FC, and early stopping can end
-        before training undoes it (then the restored net is near its random
-        initialisation); see ``benchmarks/RESULTS.md``.
-    **kwargs
-        Any other skorch ``NeuralNet`` parameter (``optimizer__weight_decay``,
-        ``callbacks``, ``compile``, ``iterator_valid__batch_size``...). AdamW runs
-        with ``fused=True`` on CUDA and ``foreach=True`` otherwise unless
-        ``optimizer__fused``/``optimizer__foreach`` is given. Batches are built by
-        :class:`~skconn.models._pair_data.PairBatches`, not a DataLoader: of the
-        ``iterator_train__``/``iterator_valid__`` parameters only ``batch_size`` and
-        ``shuffle`` are used (training batches are shuffled unless
-        ``iterator_train__shuffle=False``). ``warm_start=True`` makes a later
-        ``fit`` continue from the fitted weights, keeping the fitted input checks
-        and preprocessing (the same genes are required)."""
-
-
-SHARED_ATTRIBUTES_DOC = """\
-    history_ : skorch.History
-    n_features_in_ : int
-        Width of the dense pair matrix, 2F.
-    feature_names_in_ : ndarray of shape (F,)
-        The region feature names (gene symbols) of a ``RegionPairs`` fit, or the
-        column names of a dense DataFrame fit.
-    monitor_ : str
-        The loss the learning-rate schedule and early stopping watched in the last
-        fit: "valid_loss", or "train_loss" without a validation split.
-    train_pairs_, valid_pairs_ : ndarray of int
-        Positions (in the fitted X) of the pairs trained on and validated on.
-    coord_mean_, coord_scale_ : ndarray of shape (3,)
-        Coordinate standardisation (training regions' mean and SD).
-    best_epoch_ : int or None
-        Epoch (1-based, numbered as in ``history_``) whose weights the net holds:
-        the lowest validation loss of the last ``fit``/``partial_fit`` call,
-        which early stopping restores (without early stopping,
-        ``patience=None``: that call's last epoch). With ``refit_all``, the
-        number of epochs retrained (the selection run's lowest validation
-        loss). None when no validation split was drawn.
-    selection_history_ : skorch.History
-        With ``refit_all``: the history of the run that chose ``best_epoch_``."""
-
-
-def with_shared_docs(cls):
-    """Fill ``{shared_parameters}`` and ``{shared_attributes}`` in a class docstring."""
-    if cls.__doc__:
-        cls.__doc__ = cls.__doc__.replace(
-            "    {shared_parameters}", shared_parameters_doc(cls)
-        ).replace("    {shared_attributes}", SHARED_ATTRIBUTES_DOC)
-    return cls
