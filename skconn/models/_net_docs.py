@@ -75,8 +75,8 @@ def shared_parameters_doc(cls) -> str:
     **kwargs
         Any other skorch ``NeuralNet`` parameter (``optimizer__weight_decay``,
         ``callbacks``, ``compile``, ``iterator_valid__batch_size``...). AdamW runs
-        with ``fused=True`` on CUDA and ``foreach=True`` otherwise unless
-        ``optimizer__fused``/``optimizer__foreach`` is given. Batches are built by
+        with ``fused=True`` on CUDA unless ``optimizer__fused`` or
+        ``optimizer__foreach`` is given. Batches are built by
         :class:`~skconn.models._pair_data.PairBatches`, not a DataLoader: of the
         ``iterator_train__``/``iterator_valid__`` parameters only ``batch_size`` and
         ``shuffle`` are used (training batches are shuffled unless

@@ -2,7 +2,7 @@
 
 ``run_single_epoch`` keeps each epoch's batch losses on the device and reads them
 back once per epoch (skorch calls ``.item()`` after every step); AdamW runs fused
-on CUDA and with ``foreach`` elsewhere; under bf16 autocast the output layer
+on CUDA; under bf16 autocast the output layer
 (:class:`~skconn.models._heads.OutputLinear`) and the loss are float32.
 """
 
@@ -79,18 +79,19 @@ class TrainingStepsMixin:
             self._initialize_callbacks()
 
     def get_params_for_optimizer(self, prefix, named_parameters):
-        """skorch's optimiser arguments; AdamW/Adam get ``fused`` on CUDA, ``foreach`` else.
+        """skorch's optimiser arguments; AdamW/Adam get ``fused=True`` on CUDA.
 
-        Either is left alone when given (``optimizer__fused``, ``optimizer__foreach``).
+        Left alone when ``optimizer__fused`` or ``optimizer__foreach`` is given. On
+        the CPU torch's default (the per-parameter loop) is kept: ``foreach`` gave
+        no measurable gain there (``benchmarks/RESULTS.md``).
         """
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
-        if self.optimizer in (torch.optim.AdamW, torch.optim.Adam) and not (
-            {"fused", "foreach"} & set(kwargs)
+        if (
+            self.optimizer in (torch.optim.AdamW, torch.optim.Adam)
+            and not {"fused", "foreach"} & set(kwargs)
+            and torch.device(self.device).type == "cuda"
         ):
-            if torch.device(self.device).type == "cuda":
-                kwargs["fused"] = True
-            else:
-                kwargs["foreach"] = True
+            kwargs["fused"] = True
         return args, kwargs
 
     # ---------------------------------------------------------------- steps
