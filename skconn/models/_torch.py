@@ -7,15 +7,18 @@ hooks below adapt it to region pairs. What stays custom, and why:
 * the validation split is drawn over *regions* before skorch initialises the
   module, because ``output_init="mean"`` starts the output layer at the mean of
   the *training* part; the split is handed to ``fit_loop`` through
-  ``get_split_datasets`` by the fit state (:class:`_FitState`);
+  ``get_split_datasets`` by the fit state
+  (:class:`~skconn.models._net_state._FitState`);
 * ``refit_all`` retrains from the saved initial weights after the selection run
   (``NeuralNet.partial_fit`` with ``epochs=``), which skorch has no notion of;
 * ``run_single_epoch`` keeps each epoch's batch losses on the device and reads
-  them back once per epoch (skorch calls ``.item()`` after every step);
+  them back once per epoch (skorch calls ``.item()`` after every step):
+  :mod:`skconn.models._net_steps`;
 * ``device="auto"`` is resolved wherever skorch reads ``device`` while
   ``get_params``/``clone`` keep the value given, and the callbacks (the
   learning-rate schedule holds the optimiser) go through skorch's device mapping
-  when pickled, so a CUDA fit loads on a CPU-only machine.
+  when pickled, so a CUDA fit loads on a CPU-only machine:
+  :mod:`skconn.models._net_state`.
 """
 
 from __future__ import annotations
