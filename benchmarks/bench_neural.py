@@ -15,6 +15,11 @@ Measured side by side in one run (REFERENCE §3.6, §9.6):
   stopped after a few steps, in a fresh process.
 * ``parameters``: parameter count of the default SMT at 7,380 genes, t = 60
   (REFERENCE: 2,162,315).
+* ``step_overhead``: the wall time of skconn's training step (the batch built from
+  pair indices on the device, skorch's ``train_step``, the loss recorded) against a
+  bare PyTorch loop over the same module copy, shapes and AdamW settings with its
+  inputs already on the device, steps interleaved, medians; for the default SMT
+  and the default MLP on the hcp_schaefer400 regions (target ratio <= 1.25).
 * ``smoke_fit``: a short SMT-CLS fit on hcp_schaefer100 on the chosen device (bf16
   autocast on CUDA), its test r and a pickle round trip.
 * ``--protocol``: test r of CM, MLP, MLP-coords, SMT and SMT-CLS on the region-fold
@@ -34,6 +39,7 @@ on by default on CUDA; ``--compile`` adds ``torch.compile``).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import resource
@@ -49,7 +55,8 @@ import torch
 from skconn.datasets import Connectome, load_connectome
 from skconn.model_selection import RandomRegionSplit, SpatialRegionSplit
 from skconn.models import ConnectomeModelRegressor
-from skconn.models._torch import PairBatches, resolve_device
+from skconn.models._pair_data import PairBatches
+from skconn.models._torch import resolve_device
 from skconn.models.mlp import PairMLPRegressor
 from skconn.models.smt import SMTModule, SMTRegressor
 from skconn.pairs import make_pairs
@@ -280,6 +287,82 @@ def parameters():
     )
 
 
+def _median_ms(times: list[float]) -> float:
+    return round(1000 * float(np.median(times)), 3)
+
+
+def step_overhead(name, connectome, device, steps, model="smt") -> dict:
+    """skconn's training step vs a bare PyTorch loop on the same module; emits the record."""
+    X, y = make_pairs(connectome)
+    if model == "smt":
+        net = default_smt(device)
+    else:
+        net = PairMLPRegressor(
+            max_epochs=1, batch_size=512, random_state=0, device=device, validation_fraction=None
+        )
+    net.fit(X[:2], y[:2])  # fit's data preparation; then a fresh initialisation
+    net.initialize()
+    dataset = net.get_dataset(X, y)
+    rng = np.random.default_rng(0)
+    plan = [rng.choice(len(X), min(512, len(X)), replace=False) for _ in range(steps + 1)]
+    # the bare loop: a copy of the module, AdamW with the same settings, inputs on the device
+    bare = copy.deepcopy(net.module_)
+    bare.train()
+    defaults = net.optimizer_.defaults
+    opt = torch.optim.AdamW(
+        bare.parameters(),
+        lr=net.lr,
+        **{k: defaults[k] for k in ("fused", "foreach") if defaults.get(k) is not None},
+    )
+    ready = [dataset.batch(idx) for idx in plan]
+    autocast = net._autocast_enabled()
+    device_type = torch.device(net.device).type
+
+    def bare_step(k):
+        inputs, target = ready[k][0].inputs, ready[k][1]
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=autocast):
+            out = bare(**inputs)
+        loss = torch.nn.functional.mse_loss(out.float(), target)
+        loss.backward()
+        opt.step()
+
+    def skconn_step(k):
+        # what one step of fit does: build the batch from the pair indices, train, record
+        net.run_single_epoch(
+            (dataset.batch(plan[k]) for _ in range(1)),
+            training=True,
+            prefix="train",
+            step_fn=net.train_step,
+        )
+
+    net.history.new_epoch()
+    times = {"skconn": [], "bare": []}
+    for k in range(steps + 1):
+        for which, step in (("skconn", skconn_step), ("bare", bare_step)):
+            _sync(device)
+            start = time.perf_counter()
+            step(k)
+            _sync(device)
+            if k:  # the first step of each warms up
+                times[which].append(time.perf_counter() - start)
+    record = {
+        "benchmark": "step_overhead",
+        "model": model,
+        "device": str(net.device),
+        "input": name,
+        "threads": torch.get_num_threads(),
+        "autocast_bf16": autocast,
+        "batch_size": len(plan[0]),
+        "steps": steps,
+        "skconn_ms": _median_ms(times["skconn"]),
+        "bare_ms": _median_ms(times["bare"]),
+    }
+    record["ratio"] = round(record["skconn_ms"] / record["bare_ms"], 3)
+    emit(record)
+    return record
+
+
 def smoke(data_dir: Path, device) -> None:
     """Fit SMT-CLS for a few epochs on hcp_schaefer100 on ``device``; pickle round trip."""
     import pickle
@@ -417,10 +500,15 @@ def main(argv=None) -> int:
         protocol(args.data_dir, args.datasets, args.seeds, args.epochs, args.models)
         return 0
     parameters()
+    hcp400 = hcp400_sampled(args.data_dir)
+    for model in ("smt", "mlp"):
+        step_overhead(
+            "hcp_schaefer400 (365 sampled x 282)", hcp400, args.device, max(steps, 10), model
+        )
     smoke(args.data_dir, args.device)
     throughput(
         "hcp_schaefer400 (365 sampled x 282)",
-        hcp400_sampled(args.data_dir),
+        hcp400,
         args.device,
         steps,
         args.compile,

@@ -154,7 +154,7 @@ class TargetAugmentation(Callback):
                 f"{int(X.pair_regions.max())}: give it over the full region table of X"
             )
         if self._rng is None:
-            self._rng = getattr(net, "_augment_rng", None) or np.random.default_rng()
+            self._rng = net._state.augment_rng or np.random.default_rng()
         self.n_augmented_ = 0
 
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
@@ -188,5 +188,10 @@ class TargetAugmentation(Callback):
             Xi.inputs, Xi.pair_index = new_x.inputs, new_x.pair_index
             yi.copy_(new_y)
         regions = self._train.pair_regions[Xi.pair_index]
-        yi.copy_(torch.from_numpy(self._subject_targets(regions, yi.numpy())))
+        targets = self._subject_targets(regions, yi.detach().cpu().numpy())
+        yi.copy_(torch.from_numpy(targets).to(yi.device))
         self.n_augmented_ += 1
+
+    def on_train_end(self, net, **kwargs):
+        # the training set holds the node table on the device: not kept with the net
+        self._train = self._strong = None

@@ -23,7 +23,7 @@ from .._arguments import naming_argument
 from ..datasets._tss import gene_order as _gene_order
 from ..datasets._tss import load_gene_tss
 from ..pairs import RegionPairs
-from ._torch import PairNet, mlp_head
+from ._torch import PairNet, mlp_head, with_shared_docs
 
 __all__ = [
     "ALiBiEncoderBlock",
@@ -31,7 +31,6 @@ __all__ = [
     "SMTModule",
     "SMTRegressor",
     "alibi_slopes",
-    "plot_attention_maps",
 ]
 
 
@@ -277,6 +276,7 @@ class SMTModule(nn.Module):
         return out
 
 
+@with_shared_docs
 class SMTRegressor(PairNet):
     """Spatiomolecular Transformer regressor of region-pair connectivity (skorch).
 
@@ -313,22 +313,7 @@ class SMTRegressor(PairNet):
         AdamW learning rate (``optimizer__weight_decay``, default 0.01 in torch;
         the paper used 1e-4).
     max_epochs : int, default=110
-    batch_size : int, default=512
-        At least 2 (BatchNorm in the head), or -1 for all pairs.
-    validation_fraction, patience, random_state, progress_bar, autocast, device, verbose, \
-train_split, batching, refit_all, output_init
-        As in :class:`~skconn.models.mlp.PairMLPRegressor`. ``batching="region_blocks"``
-        makes each batch touch ~2√(batch_size/2) regions, which is where
-        distinct-region encoding pays most (see ``benchmarks/RESULTS.md``).
-    lr_patience : int, default=None
-        ReduceLROnPlateau patience (None: 30; factor 0.3, threshold 0.1
-        relative, cooldown 1, min_lr 1e-6: the published schedule).
-    **kwargs
-        Any other skorch ``NeuralNet`` parameter (``compile=True``,
-        ``callbacks=[("augment", TargetAugmentation(...))]``...); ``warm_start``
-        and the ``iterator_*`` parameters as in
-        :class:`~skconn.models.mlp.PairMLPRegressor` (a warm-started ``fit``
-        keeps ``gene_order_``).
+    {shared_parameters}
 
     Attributes
     ----------
@@ -337,14 +322,7 @@ train_split, batching, refit_all, output_init
         Positions of the input genes in token order.
     n_genes_without_tss_ : int
         Genes the TSS table does not know (placed last) when ``gene_order="tss"``.
-    history_ : skorch.History
-    n_features_in_ : int
-    train_pairs_, valid_pairs_ : ndarray of int
-    best_epoch_ : int or None
-        Epoch whose weights the net holds (see
-        :class:`~skconn.models.mlp.PairMLPRegressor`).
-    selection_history_ : skorch.History
-        With ``refit_all``.
+    {shared_attributes}
 
     See Also
     --------
@@ -366,6 +344,8 @@ train_split, batching, refit_all, output_init
     3
     """
 
+    _parameter_constraints = {**PairNet._parameter_constraints, "use_cls": ["boolean"]}
+
     def __init__(
         self,
         use_cls=False,
@@ -374,40 +354,9 @@ train_split, batching, refit_all, output_init
         module=SMTModule,
         lr=1e-4,
         max_epochs=110,
-        batch_size=512,
-        validation_fraction=0.2,
-        patience=50,
-        lr_patience=None,
-        random_state=None,
-        progress_bar=False,
-        autocast="auto",
-        device="auto",
-        verbose=0,
-        train_split=None,
-        batching="random",
-        refit_all=False,
-        output_init="mean",
         **kwargs,
     ):
-        super().__init__(
-            module,
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            validation_fraction=validation_fraction,
-            patience=patience,
-            lr_patience=lr_patience,
-            random_state=random_state,
-            progress_bar=progress_bar,
-            autocast=autocast,
-            device=device,
-            verbose=verbose,
-            train_split=train_split,
-            batching=batching,
-            refit_all=refit_all,
-            output_init=output_init,
-            **kwargs,
-        )
+        super().__init__(module, lr=lr, max_epochs=max_epochs, **kwargs)
         self.use_cls = use_cls
         self.gene_order = gene_order
 
@@ -427,7 +376,7 @@ train_split, batching, refit_all, output_init
         method = self.gene_order
         with naming_argument("gene_order"):
             self.gene_order_ = _gene_order(
-                genes, method, expression=graph.features, random_state=self._gene_order_seed
+                genes, method, expression=graph.features, random_state=self._state.gene_order_seed
             )
         if isinstance(method, str) and method == "tss":
             known = load_gene_tss().index
@@ -505,35 +454,3 @@ train_split, batching, refit_all, output_init
             out["per_region"] = maps
         return out
 
-
-def plot_attention_maps(maps, *, title=None, cmap="viridis"):
-    """Plot head-wise and head-averaged attention maps.
-
-    Parameters
-    ----------
-    maps : dict
-        The output of :meth:`SMTRegressor.attention_maps`.
-    title : str, default=None
-    cmap : str, default="viridis"
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One panel per head and one for their mean (query tokens on rows).
-    """
-    import matplotlib.pyplot as plt
-
-    heads = np.asarray(maps["heads"])
-    panels = [*heads, np.asarray(maps["mean"])]
-    names = [f"head {k}" for k in range(len(heads))] + ["mean over heads"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2), squeeze=False)
-    for ax, panel, name in zip(axes[0], panels, names, strict=True):
-        im = ax.imshow(panel, cmap=cmap, interpolation="nearest")
-        ax.set_title(name)
-        ax.set_xlabel("key token")
-        ax.set_ylabel("query token")
-        fig.colorbar(im, ax=ax, fraction=0.046)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig

@@ -1,5 +1,6 @@
 """Figures: each function takes results and returns a matplotlib Figure."""
 
+from ._attention import plot_attention_maps
 from ._brain import plot_brain_connectomes, plot_ordered_connectomes, region_order
 from ._nulls import plot_cge_curves, plot_null_distribution
 from ._results import (
@@ -12,6 +13,7 @@ from ._results import (
 
 __all__ = [
     "pairs_to_matrix",
+    "plot_attention_maps",
     "plot_brain_connectomes",
     "plot_cge_curves",
     "plot_metric_bars",

@@ -316,7 +316,7 @@ def test_output_init_starts_at_the_training_mean(hcp100_small):
     assert np.std(torch_init.predict(X)) > 10 * np.std(frozen.predict(X)) + 1e-3
     refit = tiny_mlp(lr=0.0, max_epochs=1, refit_all=True).fit(X, y)  # mean of all pairs
     np.testing.assert_allclose(refit.predict(X), y.mean(), rtol=1e-6)
-    with pytest.raises(ValueError, match="output_init must be"):
+    with pytest.raises(ValueError, match="'output_init' parameter of PairMLPRegressor must be"):
         tiny_mlp(output_init="zeros").fit(X, y)
 
 
@@ -481,3 +481,120 @@ def test_refit_all_starts_from_the_same_weights_for_any_random_state(hcp100_smal
         for key, value in starts[0].items():
             if key != out_bias:
                 torch.testing.assert_close(starts[1][key], value, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------ top-level switches
+def test_use_coords_is_a_top_level_parameter(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    top = tiny_mlp(use_coords=True).fit(X, y)
+    old = tiny_mlp(module__use_coords=True).fit(X, y)  # the module switch keeps working
+    assert top.module_.use_coords and top.module_.head[0].in_features == 2 * (X.n_features + 3)
+    np.testing.assert_array_equal(top.predict(X), old.predict(X))
+    assert clone(top).get_params()["use_coords"] is True
+    with pytest.raises(ValueError, match="contradicts module__use_coords=False"):
+        tiny_mlp(use_coords=True, module__use_coords=False).fit(X, y)
+    with pytest.raises(ValueError, match="use_expression=False needs use_coords=True"):
+        tiny_mlp(use_expression=False).fit(X, y)
+    with pytest.raises(ValueError, match="'use_coords' parameter"):
+        tiny_mlp(use_coords="yes").fit(X, y)
+
+
+def test_coordinates_only_mode_predicts_the_same_on_null_variants(hcp100_small):
+    # coordinates are never permuted by a null: the coordinates-only MLP must not see it
+    perm = np.random.default_rng(3).permutation(hcp100_small.n_regions)[None]
+    X_all, y_all = make_pairs(hcp100_small, nulls=perm)
+    P = len(X_all) // 2
+    observed, null, y = X_all[:P], X_all[P:], y_all[:P]
+    assert not np.array_equal(np.asarray(observed), np.asarray(null))  # spun features
+
+    def fitted(X, **kwargs):
+        return tiny_mlp(use_coords=True, **kwargs).fit(X, y)
+
+    coords_only = fitted(observed, use_expression=False)
+    assert coords_only.module_.head[0].in_features == 6
+    np.testing.assert_array_equal(
+        fitted(null, use_expression=False).predict(null), coords_only.predict(observed)
+    )
+    # with expression the spun features change the fit (the comparison above can fail)
+    assert not np.array_equal(fitted(null).predict(null), fitted(observed).predict(observed))
+
+
+def test_feature_names_in_are_the_region_feature_names(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    model = tiny_mlp(max_epochs=1).fit(X, y)
+    np.testing.assert_array_equal(model.feature_names_in_, np.asarray(X.feature_names))
+    dense = tiny_mlp(max_epochs=1).fit(np.asarray(X), y)
+    assert not hasattr(dense, "feature_names_in_")
+
+
+# ------------------------------------------------------------------ precision and devices
+def test_autocast_predictions_are_not_quantised(hcp100):
+    # bf16 output layers predicted ~76 distinct values for 812 test pairs; the output
+    # layer and the loss now run in float32 under autocast
+    X, y = make_pairs(hcp100)
+    train, test = next(RandomRegionSplit(4, random_state=0).split(X))
+    model = PairMLPRegressor(autocast=True, max_epochs=3, random_state=0, device="cpu")
+    pred = model.fit(X[train], y[train]).predict(X[test])
+    assert model._autocast_enabled()
+    assert len(np.unique(pred)) >= 0.95 * len(test)
+
+
+def _tensors_outside_device_mapping(net) -> dict:
+    """Tensors the pickled state holds outside skorch's device-mapped blob, by attribute."""
+    state = net.__getstate__()
+    state.pop("__cuda_dependent_attributes__")
+    found: dict = {}
+
+    class Finder(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, (torch.Tensor, torch.UntypedStorage, torch.TypedStorage)):
+                found.setdefault(self.key, []).append(type(obj).__name__)
+            return NotImplemented
+
+    for key, value in state.items():
+        finder = Finder(io.BytesIO())
+        finder.key = key
+        finder.dump(value)
+    return found
+
+
+@pytest.mark.parametrize("refit_all", [False, True])
+def test_every_pickled_tensor_goes_through_skorchs_device_mapping(hcp100_small, refit_all):
+    # a model fitted on CUDA must load on a CPU-only machine: skorch maps the attributes
+    # in cuda_dependent_attributes_ (torch.load with map_location); any other tensor
+    # would be unpickled onto its original device and fail there
+    from skconn.models import SMTRegressor, TargetAugmentation
+
+    X, y = make_pairs(hcp100_small)
+    subjects = np.stack([hcp100_small.connectivity] * 2)
+    aug = TargetAugmentation(subjects, p=0.5, style="constant", random_state=0)
+    nets = [
+        tiny_mlp(use_coords=True, refit_all=refit_all, callbacks=[("augment", aug)]),
+        SMTRegressor(use_cls=True, module__token_size=30, module__d_model=8,
+                     module__n_heads=2, module__n_layers=1, module__hidden_dims=(8,),
+                     max_epochs=2, refit_all=refit_all, random_state=0, device="cpu"),
+    ]
+    for net in nets:
+        net.fit(X, y)
+        assert _tensors_outside_device_mapping(net) == {}
+        mapped = pickle.loads(net.__getstate__()["__cuda_dependent_attributes__"])
+        assert {"module_", "optimizer_", "callbacks_"} <= set(mapped)
+        assert set(net.cuda_dependent_attributes_) >= {"module_", "optimizer_", "callbacks_"}
+
+
+def test_device_can_be_set_after_loading(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    model = tiny_mlp(device="auto").fit(X, y)
+    pred = model.predict(X)
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.get_params()["device"] == "auto"
+    restored.set_params(device="cpu")
+    assert restored.get_params()["device"] == "cpu"
+    np.testing.assert_array_equal(restored.predict(X), pred)
+    params = list(restored.module_.parameters())
+    state = restored.optimizer_.state
+    assert all(p.device.type == "cpu" for p in params)
+    assert all(v.device.type == "cpu" for p in params for v in state[p].values()
+               if isinstance(v, torch.Tensor))
+    restored.partial_fit(X, y)  # trains on after the move
+    assert len(restored.history) == len(model.history) + restored.max_epochs
