@@ -24,10 +24,7 @@ KNOWN_CYCLES: set[tuple[str, str]] = set()
 KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
 
 #: Modules over MAX_MODULE_LINES without a reason, being split by other changes.
-KNOWN_LONG_MODULES = {
-    "skconn.models._torch",  # batching classes and PairNet
-    "skconn.models.smt",  # the attention plot goes to plotting
-}
+KNOWN_LONG_MODULES: set[str] = set()
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
