@@ -79,7 +79,7 @@ def _graph_from_region_pairs(X: RegionPairs) -> PairGraph:
     order, inverse = _by_first_appearance(first, inverse)
     rows, regions = np.divmod(uniq[order], n_rows)
     return PairGraph(
-        features=X._table.features[rows],
+        features=X.feature_table[rows],
         coords=X.coords[regions],
         left=inverse[0::2],
         right=inverse[1::2],

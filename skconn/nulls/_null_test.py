@@ -17,9 +17,7 @@ from ..metrics import get_scorer
 from ..model_selection._spin import rows_of_variant
 from ..model_selection._split import check_region_splitter
 from ..models import ConnectomeModelRegressor
-from ..models._bilinear_solver import BilinearBasis
-from ..models._input import PairGraph, node_targets
-from ..models.connectome_model import _alpha_floor
+from ..models._bilinear import BilinearBasis, BilinearDecoder, PairGraph, node_targets
 from ..pairs import RegionPairs
 
 __all__ = ["null_test", "spin_test"]
@@ -245,7 +243,7 @@ def _null_pairs(X: RegionPairs, perm: np.ndarray) -> RegionPairs:
     """X's pairs with region r showing the features of region ``perm[r]``."""
     variants = np.vstack([np.arange(X.n_regions), perm])
     return RegionPairs(
-        X._table.features,
+        X.feature_table,
         X.regions,
         X.pairs,
         variant=np.ones(len(X), dtype=np.intp),
@@ -280,14 +278,12 @@ class _BatchedCM:
         n, r = Q.shape
         off = W[~np.eye(n, dtype=bool)]
         self.uniform = bool(off.size and off.min() == off.max() > 0 and not np.diag(W).any())
-        penalty = "ridge" if estimator.penalty == "auto" else estimator.penalty
-        if estimator.solver == "reference":
-            penalty = "reference"
-        alpha = float(estimator.alpha)
-        if penalty != "reference":  # the same vanishing-ridge floor as the estimator
-            alpha = max(alpha, _alpha_floor(basis, penalty))
+        decoder = BilinearDecoder.from_estimator(estimator)
+        penalty, alpha = decoder.fixed_choice()
+        # the same vanishing-ridge floor as the estimator
+        alpha = decoder.effective_alpha(basis, penalty, alpha)
         self.penalty = penalty
-        self.fi = bool(estimator.fit_intercept)
+        self.fi = bool(decoder.fit_intercept)
         self.usable = self.uniform and (penalty == "reference" or r * r <= _MAX_CORE)
         if not self.usable:
             return
