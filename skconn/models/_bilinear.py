@@ -25,7 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ..metrics import pearson_r
 from ._bilinear_solver import BilinearBasis, BilinearSolution, solve_exact, solve_reference
 from ._graph_cv import inner_splits, subgraph
-from ._input import PairGraph, node_targets
+from ._input import PairGraph, check_pair_target, node_targets
 
 __all__ = [
     "PENALTIES",
@@ -35,6 +35,7 @@ __all__ = [
     "PairGraph",
     "alpha_floor",
     "bilinear_predict",
+    "check_pair_target",
     "default_alphas",
     "node_targets",
 ]

@@ -13,38 +13,24 @@ from sklearn.base import clone
 from sklearn.utils import Bunch
 
 from .._arguments import check_random_state
+from .._validation import Interval, validate_params
 from ..metrics import get_scorer
 from ..model_selection._spin import rows_of_variant
 from ..model_selection._split import check_region_splitter
 from ..models import ConnectomeModelRegressor
-from ..models._bilinear import BilinearBasis, BilinearDecoder, PairGraph, node_targets
+from ..models._bilinear import (
+    BilinearBasis,
+    BilinearDecoder,
+    PairGraph,
+    check_pair_target,
+    node_targets,
+)
 from ..pairs import RegionPairs
 
 __all__ = ["null_test", "spin_test"]
 
 # Largest reduced basis (r² coefficients) whose normal operator is factorised explicitly.
 _MAX_CORE = 4096
-
-
-def _check_targets(X, y) -> np.ndarray:
-    """``y`` as a finite float array with one value per pair of ``X``."""
-    try:
-        y = np.asarray(y, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"y must be numeric: {exc}") from None
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
-    if not np.isfinite(y).all():
-        raise ValueError(f"y contains {int((~np.isfinite(y)).sum())} NaN or infinite value(s)")
-    return y
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}")
-    return int(value)
 
 
 def _score(estimator, X, y, scorer):
@@ -73,6 +59,10 @@ def _sign_flip_pvalue(diff, n_permutations, random_state):
     return float((1 + np.sum(flipped >= observed - 1e-12)) / (n_permutations + 1))
 
 
+@validate_params(
+    {"n_permutations": [Interval(numbers.Integral, 1, None, closed="left")]},
+    prefer_skip_nested_validation=False,
+)
 def null_test(
     estimator,
     X,
@@ -159,7 +149,7 @@ def null_test(
     """
     if not isinstance(X, RegionPairs):
         raise TypeError(f"X must be a RegionPairs with null variants, got {type(X).__name__}")
-    y = _check_targets(X, y)
+    y = check_pair_target(y, len(X))
     cvs = list(cv) if isinstance(cv, (list, tuple)) else [cv]
     if not cvs:
         raise ValueError("cv must be a region splitter or a non-empty list of them")
@@ -167,9 +157,10 @@ def null_test(
         check_region_splitter(splitter, "cv")
     if variants is None:
         variants = list(range(1, len(cvs) + 1))
-    if isinstance(variants, (str, bytes)) or not np.iterable(variants):
+    chosen = None if isinstance(variants, (str, bytes)) else np.asarray(variants)
+    if chosen is None or chosen.ndim != 1 or (chosen.size and chosen.dtype.kind not in "iu"):
         raise TypeError(f"variants must be a sequence of ints, got {variants!r}")
-    variants = [_check_int(v, "variants", 0) for v in variants]
+    variants = [int(v) for v in chosen]
     if len(variants) != len(cvs):
         raise ValueError(f"variants gives {len(variants)} nulls for {len(cvs)} repeats")
     present = set(np.unique(X.variant).tolist())
@@ -181,7 +172,6 @@ def null_test(
             f"null variants {missing or [0]} are not nulls of X (X holds {sorted(present)[:8]}); "
             f"make X with make_pairs(connectome, nulls=perms) and >= {max(variants)} nulls"
         )
-    n_permutations = _check_int(n_permutations, "n_permutations", 1)
     scorer = None if scoring is None else get_scorer(scoring)
     jobs, index = [], []
     for r, (splitter, variant) in enumerate(zip(cvs, variants, strict=True)):
@@ -353,6 +343,10 @@ def _spin_graph(X):
     return regions, PairGraph(feats, X.coords[regions], pos[:, 0], pos[:, 1])
 
 
+@validate_params(
+    {"batch_size": [Interval(numbers.Integral, 1, None, closed="left")]},
+    prefer_skip_nested_validation=False,
+)
 def spin_test(
     estimator,
     X,
@@ -418,8 +412,7 @@ def spin_test(
     """
     if not isinstance(X, RegionPairs):
         raise TypeError(f"X must be a RegionPairs, got {type(X).__name__}")
-    y = _check_targets(X, y)
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    y = check_pair_target(y, len(X))
     if np.unique(X.variant).tolist() != [0]:
         raise ValueError(
             "X must hold the true data only (variant 0); give the nulls as `nulls`"
