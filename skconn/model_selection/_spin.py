@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.model_selection._split import BaseCrossValidator
 
 from .._permutations import warn_if_near_identity_variants
+from .._validation import validate_own_params
 from ..pairs import RegionPairs
 from ._split import check_region_splitter
 
@@ -88,6 +91,12 @@ class SpinNullSplit(BaseCrossValidator):
     [([1], [1]), ([2], [2])]
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        # checked by check_region_splitter: it must fold regions, not just have `split`
+        "base_cv": "no_validation",
+        "variants": ["array-like", None],
+    }
+
     def __init__(self, base_cv, *, variants=None):
         self.base_cv = base_cv
         self.variants = variants
@@ -108,6 +117,7 @@ class SpinNullSplit(BaseCrossValidator):
         return self.base_cv.get_n_splits(X, y, groups)
 
     def _check_base_cv(self):
+        validate_own_params(self)
         check_region_splitter(self.base_cv, "base_cv")
 
     def _fold_variants(self, X, n_splits, *, check_present=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
+from typing import ClassVar
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -14,6 +15,7 @@ from sklearn.model_selection._split import BaseCrossValidator
 from sklearn.utils.validation import _num_samples
 
 from .._arguments import check_random_state
+from .._validation import Interval, validate_own_params
 from ..pairs import RegionPairs
 
 __all__ = ["RandomRegionSplit", "SpatialRegionSplit"]
@@ -70,7 +72,14 @@ class _BaseRegionSplit(BaseCrossValidator, metaclass=ABCMeta):
     Subclasses implement ``_iter_test_regions(X, regions)``, which yields the
     test regions of each fold given the sorted regions present among the rows
     being split. ``_split_variant(X)`` says whose rows those are.
+    Parameters are validated against ``_parameter_constraints`` in ``split``.
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_splits": [Interval(numbers.Integral, 2, None, closed="left")],
+        "train_cross_pairs": ["boolean"],
+        "test_cross_pairs": ["boolean"],
+    }
 
     @abstractmethod
     def __init__(self, n_splits, *, train_cross_pairs, test_cross_pairs):
@@ -114,20 +123,13 @@ class _BaseRegionSplit(BaseCrossValidator, metaclass=ABCMeta):
                 )
         if groups is not None:
             warnings.warn(f"The groups parameter is ignored by {name}", UserWarning, stacklevel=2)
+        validate_own_params(self)
         n_splits = self.n_splits
-        if not isinstance(n_splits, numbers.Integral) or isinstance(n_splits, bool) or n_splits < 2:
-            raise ValueError(f"{name} needs an integer n_splits >= 2, got n_splits={n_splits!r}")
-        for flag in ("train_cross_pairs", "test_cross_pairs", "hemisphere_aware"):
-            value = getattr(self, flag, False)
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{flag} must be True or False, got {value!r}")
         if self.train_cross_pairs and self.test_cross_pairs:
             raise ValueError(
                 "train_cross_pairs and test_cross_pairs cannot both be True: the same cross "
                 "pairs would then be in the training and the test set of every fold"
             )
-        if getattr(self, "random_state", None) is not None:
-            check_random_state(self.random_state)
         rows = np.flatnonzero(X.variant == self._split_variant(X))
         pairs = X.pairs[rows]
         regions = np.unique(pairs)
@@ -244,6 +246,12 @@ class RandomRegionSplit(_BaseRegionSplit):
     [1 2 6 7] [0 3 4 5] 12 12
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseRegionSplit._parameter_constraints,
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         n_splits=4,
@@ -335,6 +343,12 @@ class SpatialRegionSplit(_BaseRegionSplit):
     ['L', 'L', 'R', 'R']
     ['L', 'R', 'R']
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseRegionSplit._parameter_constraints,
+        "random_state": ["random_state"],
+        "hemisphere_aware": ["boolean"],
+    }
 
     def __init__(
         self,

@@ -79,7 +79,7 @@ def _graph_from_region_pairs(X: RegionPairs) -> PairGraph:
     order, inverse = _by_first_appearance(first, inverse)
     rows, regions = np.divmod(uniq[order], n_rows)
     return PairGraph(
-        features=X._table.features[rows],
+        features=X.feature_table[rows],
         coords=X.coords[regions],
         left=inverse[0::2],
         right=inverse[1::2],
@@ -144,7 +144,7 @@ def check_pair_input(estimator, X, y=None, *, reset: bool = True):
             _check_region_feature_names(estimator, X)
         graph = _graph_from_region_pairs(X)
         if y is not None:
-            y = _check_target(y, len(X), column_vector=False)
+            y = check_pair_target(y, len(X), column_vector=False)
         return _checked_scale(graph, y)
     with naming_argument("X"):
         X = validate_data(estimator, X, reset=reset, dtype=float)
@@ -158,7 +158,7 @@ def check_pair_input(estimator, X, y=None, *, reset: bool = True):
         )
     graph = _graph_from_dense(X)
     if y is not None:
-        y = _check_target(y, X.shape[0], column_vector=True)
+        y = check_pair_target(y, X.shape[0], column_vector=True)
     return _checked_scale(graph, y)
 
 
@@ -188,8 +188,10 @@ def _checked_scale(graph: PairGraph, y: np.ndarray | None):
     return graph if y is None else (graph, y)
 
 
-def _check_target(y, n_pairs: int, *, column_vector: bool) -> np.ndarray:
+def check_pair_target(y, n_pairs: int, *, column_vector: bool = False) -> np.ndarray:
     """``y`` as a finite float (P,) array, or a ``ValueError``/``TypeError`` naming ``y``.
+
+    The one target check of skconn's pair estimators and of the null tests.
 
     Parameters
     ----------
@@ -212,8 +214,8 @@ def _check_target(y, n_pairs: int, *, column_vector: bool) -> np.ndarray:
         raise ValueError(f"y must be 1-D (one connectivity value per pair), got {y.shape}")
     if y.shape[0] != n_pairs:
         raise ValueError(
-            f"X has {n_pairs} pairs but y has {y.shape[0]} values "
-            "(inconsistent numbers of samples)"
+            f"y must have one value per pair: X has {n_pairs} pairs but y has "
+            f"{y.shape[0]} values (inconsistent numbers of samples)"
         )
     return y
 

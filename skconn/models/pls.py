@@ -12,13 +12,16 @@ from sklearn.cross_decomposition import PLSRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._persistence import VersionedStateMixin
+from ._bilinear import BilinearDecoder, BilinearFit
 from ._input import PairGraph, check_pair_input, node_targets
-from .connectome_model import ConnectomeModelRegressor
+from .connectome_model import ConnectomeModelRegressor, _BilinearPredictMixin
 
 __all__ = ["PLSBilinearRegressor"]
 
 
-class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
+class PLSBilinearRegressor(
+    _BilinearPredictMixin, VersionedStateMixin, RegressorMixin, BaseEstimator
+):
     """Partial-least-squares encoder followed by a bilinear Connectome Model decoder.
 
     The encoder is a :class:`~sklearn.cross_decomposition.PLSRegression` fitted on
@@ -174,8 +177,9 @@ class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
             return features @ pls.x_rotations_
         return pls.transform(features)
 
-    def _decoder(self) -> ConnectomeModelRegressor:
-        return ConnectomeModelRegressor(
+    def _bilinear(self) -> BilinearDecoder:
+        """The decoder's settings (the Connectome Model's defaults for tol and max_iter)."""
+        return BilinearDecoder(
             alpha=self.alpha,
             penalty=self.penalty,
             solver=self.solver,
@@ -207,33 +211,30 @@ class PLSBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-        decoder = self._decoder()
-        choice = decoder._choose(
+        bilinear = self._bilinear()
+        choice = bilinear.choose(
             graph, y, X, encode=lambda g, yy: partial(self._project, self._encode(g, yy))
         )
         self.encoder_ = self._encode(graph, y)
         self.n_components_ = self.encoder_.n_components
         self.n_iter_ = int(max(self.encoder_.n_iter_, default=0))
-        embedded = PairGraph(self._embed(graph.features), graph.coords, graph.left, graph.right)
-        decoder._fit_graph(embedded, y, choice=choice)
+        fit = bilinear.fit(self._decoder_graph(graph), y, choice=choice)
+        # the decoder as a Connectome Model with the same settings, fitted on the scores
+        decoder = ConnectomeModelRegressor(**{
+            k: v for k, v in vars(bilinear).items()
+            if k in ConnectomeModelRegressor._parameter_constraints
+        })
+        fit.set_attributes(decoder)
         self.decoder_ = decoder
-        self.alpha_, self.penalty_ = decoder.alpha_, decoder.penalty_
+        self.alpha_, self.penalty_ = fit.alpha, fit.penalty
         return self
 
     def _embed(self, features):
         return self._project(self.encoder_, features)
 
-    def predict(self, X):
-        """Predict the connectivity of region pairs.
+    def _decoder_graph(self, graph: PairGraph) -> PairGraph:
+        return PairGraph(self._embed(graph.features), graph.coords, graph.left, graph.right)
 
-        Parameters
-        ----------
-        X : RegionPairs or array-like of shape (P, 2F)
-
-        Returns
-        -------
-        ndarray of shape (P,)
-        """
-        graph = check_pair_input(self, X, reset=False)
-        embedded = PairGraph(self._embed(graph.features), graph.coords, graph.left, graph.right)
-        return self.decoder_._predict_graph(embedded)
+    def _decoder_fit(self) -> BilinearFit:
+        return BilinearFit(self.decoder_.components_, self.decoder_.core_,
+                           self.decoder_.intercept_, self.penalty_, self.alpha_)

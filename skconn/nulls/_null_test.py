@@ -10,44 +10,31 @@ import pandas as pd
 import scipy.linalg
 from joblib import Parallel, delayed
 from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
+from tqdm.auto import tqdm
 
 from .._arguments import check_random_state
-from .._permutations import warn_if_near_identity_variants
+from .._permutations import warn_if_near_identity, warn_if_near_identity_variants
+from .._validation import Interval, validate_params
 from ..metrics import get_scorer
 from ..model_selection._spin import rows_of_variant
 from ..model_selection._split import check_region_splitter
-from ..models import ConnectomeModelRegressor
-from ..models._bilinear_solver import BilinearBasis
-from ..models._input import PairGraph, node_targets
-from ..models.connectome_model import _alpha_floor
+from ..models import ConnectomeModelRegressor, PLSBilinearRegressor
+from ..models._bilinear import (
+    BilinearBasis,
+    BilinearDecoder,
+    PairGraph,
+    check_pair_target,
+    node_targets,
+)
 from ..pairs import RegionPairs
+from ..preprocessing import RegionPCA, RegionTransformer
 
 __all__ = ["null_test", "spin_test"]
 
-# Largest reduced basis (r² coefficients) whose normal operator is factorised explicitly.
+# Largest reduced basis (r² coefficients) whose normal operator may be factorised explicitly.
 _MAX_CORE = 4096
-
-
-def _check_targets(X, y) -> np.ndarray:
-    """``y`` as a finite float array with one value per pair of ``X``."""
-    try:
-        y = np.asarray(y, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"y must be numeric: {exc}") from None
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
-    if not np.isfinite(y).all():
-        raise ValueError(f"y contains {int((~np.isfinite(y)).sum())} NaN or infinite value(s)")
-    return y
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}")
-    return int(value)
 
 
 def _score(estimator, X, y, scorer):
@@ -76,6 +63,10 @@ def _sign_flip_pvalue(diff, n_permutations, random_state):
     return float((1 + np.sum(flipped >= observed - 1e-12)) / (n_permutations + 1))
 
 
+@validate_params(
+    {"n_permutations": [Interval(numbers.Integral, 1, None, closed="left")]},
+    prefer_skip_nested_validation=False,
+)
 def null_test(
     estimator,
     X,
@@ -162,7 +153,7 @@ def null_test(
     """
     if not isinstance(X, RegionPairs):
         raise TypeError(f"X must be a RegionPairs with null variants, got {type(X).__name__}")
-    y = _check_targets(X, y)
+    y = check_pair_target(y, len(X))
     cvs = list(cv) if isinstance(cv, (list, tuple)) else [cv]
     if not cvs:
         raise ValueError("cv must be a region splitter or a non-empty list of them")
@@ -170,9 +161,10 @@ def null_test(
         check_region_splitter(splitter, "cv")
     if variants is None:
         variants = list(range(1, len(cvs) + 1))
-    if isinstance(variants, (str, bytes)) or not np.iterable(variants):
+    chosen = None if isinstance(variants, (str, bytes)) else np.asarray(variants)
+    if chosen is None or chosen.ndim != 1 or (chosen.size and chosen.dtype.kind not in "iu"):
         raise TypeError(f"variants must be a sequence of ints, got {variants!r}")
-    variants = [_check_int(v, "variants", 0) for v in variants]
+    variants = [int(v) for v in chosen]
     if len(variants) != len(cvs):
         raise ValueError(f"variants gives {len(variants)} nulls for {len(cvs)} repeats")
     present = set(np.unique(X.variant).tolist())
@@ -184,7 +176,6 @@ def null_test(
             f"null variants {missing or [0]} are not nulls of X (X holds {sorted(present)[:8]}); "
             f"make X with make_pairs(connectome, nulls=perms) and >= {max(variants)} nulls"
         )
-    n_permutations = _check_int(n_permutations, "n_permutations", 1)
     warn_if_near_identity_variants(X.variants, variants, where="null_test")
     scorer = None if scoring is None else get_scorer(scoring)
     jobs, index = [], []
@@ -247,7 +238,7 @@ def _null_pairs(X: RegionPairs, perm: np.ndarray) -> RegionPairs:
     """X's pairs with region r showing the features of region ``perm[r]``."""
     variants = np.vstack([np.arange(X.n_regions), perm])
     return RegionPairs(
-        X._table.features,
+        X.feature_table,
         X.regions,
         X.pairs,
         variant=np.ones(len(X), dtype=np.intp),
@@ -265,12 +256,21 @@ class _BatchedCM:
     """Closed-form Connectome Model refits for many row permutations of the features.
 
     Permuting the rows of the node features X leaves XᵀX, hence the reduced
-    basis and the penalty, unchanged (REFERENCE §9.1): a null is the same
-    problem with the basis coordinates Q permuted. When every pair of nodes is
-    given equally often (``uniform``), the normal operator is the same for
-    every null, so it is factorised once, and the Pearson r of a refit follows
-    from a few r×r moments of its core (no (n, n) prediction is formed): a
-    null costs one right-hand side ``Q_pᵀ Y Q_p`` and one solve.
+    basis and the penalty, unchanged (Ratzan et al., NeurIPS 2025, use this for
+    their null refits): a null is the same problem with the basis coordinates Q
+    permuted. When every pair of nodes is given equally often (``uniform``),
+    the normal operator is the same for every null, so it is factorised once,
+    and the Pearson r of a refit follows from a few r×r moments of its core (no
+    (n, n) prediction is formed): a null costs one right-hand side
+    ``Q_pᵀ Y Q_p`` and one solve.
+
+    The operator is ``w(Λ Õ Λ − Σ_i q_i q_iᵀ Õ q_i q_iᵀ) + pen∘Õ`` (the diagonal
+    pairs are not given), with Λ = QᵀQ diagonal. Up to r² ≤ min(``_MAX_CORE``, n)
+    coefficients it is formed and LU-factorised; beyond (many features, r up to
+    n regions) the Woodbury identity inverts it through the (n, n) matrix
+    ``I/w − Z D⁻¹ Zᵀ`` (``D = wλλᵀ + pen``, ``Z vec(Õ) = (q_iᵀ Õ q_i)_i``), and
+    the intercept is eliminated by a Schur complement: the same solution,
+    exact up to round-off, for O(n r²) per null.
     """
 
     def __init__(self, estimator, graph: PairGraph, y):
@@ -282,34 +282,68 @@ class _BatchedCM:
         n, r = Q.shape
         off = W[~np.eye(n, dtype=bool)]
         self.uniform = bool(off.size and off.min() == off.max() > 0 and not np.diag(W).any())
-        penalty = "ridge" if estimator.penalty == "auto" else estimator.penalty
-        if estimator.solver == "reference":
-            penalty = "reference"
-        alpha = float(estimator.alpha)
-        if penalty != "reference":  # the same vanishing-ridge floor as the estimator
-            alpha = max(alpha, _alpha_floor(basis, penalty))
+        decoder = BilinearDecoder.from_estimator(estimator)
+        penalty, alpha = decoder.fixed_choice()
+        # the same vanishing-ridge floor as the estimator
+        alpha = decoder.effective_alpha(basis, penalty, alpha)
         self.penalty = penalty
-        self.fi = bool(estimator.fit_intercept)
-        self.usable = self.uniform and (penalty == "reference" or r * r <= _MAX_CORE)
+        self.fi = bool(decoder.fit_intercept)
+        self.usable = self.uniform
         if not self.usable:
             return
-        self.w = off[0]
+        self.w = w = off[0]
         self.Y = Y  # zero on the diagonal, like W
         self.s = Q.sum(axis=0)  # Q_pᵀ1 = Qᵀ1 for every permutation
         self.G = Q.T @ Q  # likewise
+        self.factor = self.woodbury = None
         if penalty == "reference":
             self.den = np.outer(basis.eigvals + alpha, basis.eigvals + alpha)
             return
         pen = basis.penalty(penalty, alpha)
-        # normal operator on (vec Õ, b): Σ_ij W_ij (q_i ⊗ q_j)(q_i ⊗ q_j)ᵀ + diag(pen)
-        Z = (Q[:, :, None] * Q[:, None, :]).reshape(n, r * r)
-        T = Z.T @ (W @ Z)
-        H = T.reshape(r, r, r, r).transpose(0, 2, 1, 3).reshape(r * r, r * r)
-        H[np.diag_indices(r * r)] += pen.ravel()
+        if r * r <= min(_MAX_CORE, n):  # else Woodbury is cheaper: (n, n) not (r², r²)
+            # normal operator on (vec Õ, b): Σ_ij W_ij (q_i ⊗ q_j)(q_i ⊗ q_j)ᵀ + diag(pen)
+            Z = (Q[:, :, None] * Q[:, None, :]).reshape(n, r * r)
+            T = Z.T @ (W @ Z)
+            H = T.reshape(r, r, r, r).transpose(0, 2, 1, 3).reshape(r * r, r * r)
+            H[np.diag_indices(r * r)] += pen.ravel()
+            if self.fi:
+                g = (Q.T @ W @ Q).ravel()
+                H = np.block([[H, g[:, None]], [g[None, :], np.array([[W.sum()]])]])
+            self.factor = scipy.linalg.lu_factor(H)
+            return
+        self.D = w * np.outer(basis.eigvals, basis.eigvals) + pen
+        E = (Q[:, None, :] * Q[None, :, :]).reshape(n * n, r)  # rows q_i ∘ q_j
+        M = np.sum((E @ (1.0 / self.D)) * E, axis=1).reshape(n, n)
+        self.woodbury = scipy.linalg.lu_factor(np.eye(n) / w - M)
         if self.fi:
-            g = (Q.T @ W @ Q).ravel()
-            H = np.block([[H, g[:, None]], [g[None, :], np.array([[W.sum()]])]])
-        self.factor = scipy.linalg.lu_factor(H)
+            self.g = w * (np.outer(self.s, self.s) - self.G)  # the intercept's column
+            self.Ag = self._solve_core(self.g[None])[0]
+            self.c = w * n * (n - 1) - np.sum(self.g * self.Ag)
+
+    def _solve_core(self, R):
+        """The core operator's inverse on (S, r, r) right-hand sides (Woodbury)."""
+        Q = self.Q
+        X0 = R / self.D
+        u = np.einsum("ia,sab,ib->is", Q, X0, Q)
+        v = scipy.linalg.lu_solve(self.woodbury, u)
+        return X0 + np.einsum("ia,is,ib->sab", Q, v, Q) / self.D
+
+    def _solve(self, QYQ):
+        """Core and intercept of S refits from their ``Q_pᵀ Y Q_p`` (S, r, r)."""
+        S, r = len(QYQ), QYQ.shape[1]
+        rhs = self.w * QYQ
+        rhs_b = np.full(S, self.w * self.Y.sum())
+        if self.factor is not None:
+            flat = rhs.reshape(S, r * r)
+            if self.fi:
+                flat = np.column_stack([flat, rhs_b])
+            sol = scipy.linalg.lu_solve(self.factor, flat.T).T
+            return sol[:, : r * r].reshape(S, r, r), (sol[:, -1] if self.fi else np.zeros(S))
+        X1 = self._solve_core(rhs)
+        if not self.fi:
+            return X1, np.zeros(S)
+        b = (rhs_b - np.einsum("ab,sab->s", self.g, X1)) / self.c
+        return X1 - b[:, None, None] * self.Ag, b
 
     def scores(self, sigma):
         """Pearson r of the refit on each permutation (S, n) of the nodes, over X's pairs."""
@@ -326,12 +360,7 @@ class _BatchedCM:
             if self.fi:
                 b = self.Y.mean() - np.einsum("a,sab,b->s", self.s, core, self.s) / n**2
         else:
-            rhs = self.w * QYQ.reshape(S, r * r)
-            if self.fi:
-                rhs = np.column_stack([rhs, np.full(S, self.w * self.Y.sum())])
-            sol = scipy.linalg.lu_solve(self.factor, rhs.T).T
-            core = sol[:, : r * r].reshape(S, r, r)
-            b = sol[:, -1] if self.fi else np.zeros(S)
+            core, b = self._solve(QYQ)
         core = (core + np.swapaxes(core, 1, 2)) / 2
         # moments of f = Q_p Õ Q_pᵀ over the off-diagonal grid, from permutation-free terms
         diag = np.einsum("ar,srt,at->sa", Q, core, Q)  # the diagonal of f, permuted
@@ -359,6 +388,66 @@ def _spin_graph(X):
     return regions, PairGraph(feats, X.coords[regions], pos[:, 0], pos[:, 1])
 
 
+#: Region transformers fitted once for every null: they fit on the set of feature rows
+#: X's pairs read, which a spin within X's regions leaves unchanged (same rows, same
+#: order), and transform the whole region table.
+_REGION_TRANSFORMERS = (RegionPCA, RegionTransformer)
+
+
+def _batch_plan(estimator, scoring):
+    """``(transformers, model)`` whose refits batch exactly, or the reason they do not.
+
+    ``transformers`` is the fitted-once front of a pipeline (None for a bare
+    model) and ``model`` the Connectome Model at its end.
+    """
+    if scoring != "pearson":
+        return f"scoring={scoring!r}: only scoring='pearson' is computed in closed form"
+    front, model = None, estimator
+    if isinstance(estimator, Pipeline):
+        *steps, (_, model) = estimator.steps
+        for name, step in steps:
+            if step is not None and step != "passthrough" and not isinstance(
+                step, _REGION_TRANSFORMERS
+            ):
+                return (
+                    f"pipeline step {name!r} ({type(step).__name__}) is not a region "
+                    "transformer (RegionPCA, RegionTransformer) whose fit a spin leaves "
+                    "unchanged"
+                )
+        front = estimator[:-1] if steps else None
+    if isinstance(model, PLSBilinearRegressor):
+        return (
+            "the PLS encoder is fitted to the connectivity, which a spin re-pairs with "
+            "other features: every null needs its own encoder"
+        )
+    if not isinstance(model, ConnectomeModelRegressor):
+        return f"{type(model).__name__} has no closed form shared by the nulls"
+    if isinstance(model.alpha, str):
+        return (
+            "alpha='auto' chooses alpha on inner region folds of each null's features; "
+            "give a fixed alpha (e.g. the alpha_ of the model fitted on the true data) to "
+            "batch the refits"
+        )
+    return front, model
+
+
+def _refit_loop(estimator, X, y, perms, scorer, n_jobs, progress, what):
+    """The true score and each null's, one refit per null, with a progress bar."""
+    true = _score(clone(estimator).fit(X, y), X, y, scorer)
+    tasks = (delayed(_refit_score)(estimator, X, y, p, scorer) for p in perms)
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    null = np.fromiter(tqdm(results, total=len(perms), desc=what, disable=not progress),
+                       dtype=float, count=len(perms))
+    return true, null
+
+
+@validate_params(
+    {
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "progress": ["boolean"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def spin_test(
     estimator,
     X,
@@ -368,20 +457,34 @@ def spin_test(
     scoring="pearson",
     n_jobs=None,
     batch_size=64,
+    progress=True,
 ):
     """Classic spin test: refit on the full data under each null, empirical p-value.
 
     The model is fitted on all pairs of X and scored on them (how well it
     can fit the data); then the same on each null, i.e. with region r showing
-    the features of region ``nulls[k, r]``. For a
-    :class:`~skconn.models.ConnectomeModelRegressor` with a fixed ``alpha``
-    and Pearson scoring the refits are batched: one SVD and one factorised
-    normal operator serve every null (permuting feature rows leaves XᵀX
-    unchanged), so 10,000 refits cost about as much as 10,000 predictions.
-    This needs at most 64 features of rank (e.g. PCA components; any number
-    with ``solver="reference"``) and X holding every pair of its regions;
-    otherwise, and for any other estimator, each null is refitted in a
-    joblib loop.
+    the features of region ``nulls[k, r]``.
+
+    **Batched refits.** For a :class:`~skconn.models.ConnectomeModelRegressor`
+    with a fixed ``alpha``, alone or at the end of a
+    :class:`~sklearn.pipeline.Pipeline` of region transformers
+    (:class:`~skconn.preprocessing.RegionPCA`,
+    :class:`~skconn.preprocessing.RegionTransformer`), with Pearson scoring
+    and X holding every pair of its regions, the refits are batched: one SVD
+    and one factorised normal operator serve every null (permuting feature
+    rows leaves XᵀX unchanged), so 10,000 refits cost about as much as 10,000
+    predictions, for any number of features (raw genes included). This is
+    exact, not an approximation: the region transformers fit on the same set
+    of region rows under every spin within X's regions, so they are fitted
+    once (a transformer with an unseeded random solver is then fitted once
+    rather than once per null).
+
+    **Refit loop.** Otherwise each null is refitted in a joblib loop with a
+    progress bar, and a ``UserWarning`` says why: ``alpha="auto"`` (its inner
+    folds pick another alpha for each null's features: fix alpha to batch),
+    a :class:`~skconn.models.PLSBilinearRegressor` (its encoder is fitted to
+    the connectivity, so it differs for every null), any other estimator or
+    pipeline step, another scoring, or an X missing pairs.
 
     Parameters
     ----------
@@ -400,6 +503,8 @@ def spin_test(
         fits otherwise).
     batch_size : int, default=64
         Nulls per block in the batched path.
+    progress : bool, default=True
+        Show a tqdm progress bar over the nulls when they are refitted one by one.
 
     Returns
     -------
@@ -407,6 +512,11 @@ def spin_test(
         ``score`` (true data), ``null_scores`` (K,), ``pvalue`` =
         (1 + #{null >= score}) / (K + 1), ``batched`` (whether the closed form
         was batched).
+
+    Warns
+    -----
+    UserWarning
+        When the nulls are refitted one by one, with the reason.
 
     Examples
     --------
@@ -424,43 +534,45 @@ def spin_test(
     """
     if not isinstance(X, RegionPairs):
         raise TypeError(f"X must be a RegionPairs, got {type(X).__name__}")
-    y = _check_targets(X, y)
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    y = check_pair_target(y, len(X))
     if np.unique(X.variant).tolist() != [0]:
         raise ValueError(
             "X must hold the true data only (variant 0); give the nulls as `nulls`"
         )
     perms = _check_perms(nulls, X.n_regions)
-    regions, graph = _spin_graph(X)
+    warn_if_near_identity(perms, where="spin_test", stacklevel=3)
+    regions = X.unique_regions()
     # node a of a null shows the features of region perms[k, regions[a]]
     sigma = np.searchsorted(regions, perms[:, regions])
     closed = np.array_equal(np.sort(perms[:, regions], axis=1),
                             np.broadcast_to(regions, (len(perms), len(regions))))
-    batched = (
-        isinstance(estimator, ConnectomeModelRegressor)
-        and not isinstance(estimator.alpha, str)
-        and scoring == "pearson"
-        and closed
-    )
-    if batched:
-        model = _BatchedCM(estimator, graph, y)
-        batched = model.usable
-    if batched:
-        true = float(model.scores(np.arange(len(regions))[None])[0])
-        blocks = [sigma[s : s + batch_size] for s in range(0, len(sigma), batch_size)]
-        null = np.concatenate(
-            Parallel(n_jobs=n_jobs, prefer="threads")(delayed(model.scores)(b) for b in blocks)
+    plan = _batch_plan(estimator, scoring)
+    if not closed and not isinstance(plan, str):
+        plan = "the nulls move regions of X onto regions that X does not hold"
+    if not isinstance(plan, str):
+        front, cm = plan
+        Xt = X if front is None else clone(front).fit(X, y).transform(X)
+        model = _BatchedCM(cm, _spin_graph(Xt)[1], y)
+        if not model.usable:
+            plan = "X does not hold every pair of its regions equally often"
+    if isinstance(plan, str):
+        warnings.warn(
+            f"spin_test refits {type(estimator).__name__} on each of the {len(perms)} nulls "
+            f"one by one (no batched closed form): {plan}",
+            UserWarning,
+            stacklevel=2,
         )
-    else:
         scorer = get_scorer(scoring) if scoring is not None else None
-        true = _score(clone(estimator).fit(X, y), X, y, scorer)
-        null = np.array(
-            Parallel(n_jobs=n_jobs)(
-                delayed(_refit_score)(estimator, X, y, p, scorer) for p in perms
-            )
-        )
-    return Bunch(score=true, null_scores=null, pvalue=_spin_pvalue(true, null),
-                 batched=bool(batched))
+        true, null = _refit_loop(estimator, X, y, perms, scorer, n_jobs, progress,
+                                 "spin_test refits")
+        return Bunch(score=true, null_scores=null, pvalue=_spin_pvalue(true, null),
+                     batched=False)
+    true = float(model.scores(np.arange(len(regions))[None])[0])
+    blocks = [sigma[s : s + batch_size] for s in range(0, len(sigma), batch_size)]
+    null = np.concatenate(
+        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(model.scores)(b) for b in blocks)
+    )
+    return Bunch(score=true, null_scores=null, pvalue=_spin_pvalue(true, null), batched=True)
 
 
 def _spin_pvalue(true: float, null: np.ndarray) -> float:

@@ -125,3 +125,18 @@ def test_null_test_warns(near_identity_pairs):
         warnings.simplefilter("error", NearIdentityNullWarning)
         null_test(ConnectomeModelRegressor(alpha=1.0), X, y,
                   cv=[RandomRegionSplit(2, random_state=0)], variants=[1], n_permutations=9)
+
+
+def test_spin_test_warns(hcp100_small):
+    from skconn.nulls import spin_test
+
+    X, y = make_pairs(hcp100_small)
+    n = hcp100_small.n_regions
+    near = np.arange(n)
+    near[:2] = [1, 0]
+    moved = np.roll(np.arange(n), 7)
+    with pytest.warns(NearIdentityNullWarning, match="spin_test: null 1 keeps 95%"):
+        spin_test(ConnectomeModelRegressor(alpha=1.0), X, y, nulls=[moved, near])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NearIdentityNullWarning)
+        spin_test(ConnectomeModelRegressor(alpha=1.0), X, y, nulls=[moved])

@@ -145,3 +145,32 @@ def test_spin_test_refuses_x_of_a_null_variant(hcp100_small):
     null_rows = X.variant == 1
     with pytest.raises(ValueError, match="true data only"):
         spin_test(Ridge(), X[null_rows], y[null_rows], perms[1:])
+
+
+@pytest.mark.parametrize("kind", ["raw_genes", "pipeline"])
+def test_batched_spin_test_on_raw_genes_and_pipelines_equals_refit_loop(hcp100_small, kind):
+    """Many features (Woodbury path) and a RegionPCA pipeline batch exactly."""
+    from sklearn.pipeline import make_pipeline
+
+    from skconn.preprocessing import RegionPCA
+
+    X, y = make_pairs(hcp100_small)
+    perms, _, _ = whole_brain_spins(hcp100_small, 6, random_state=0)
+    est = ConnectomeModelRegressor(alpha=1.0)
+    if kind == "pipeline":
+        est = make_pipeline(RegionPCA(0.95), est)
+    res = spin_test(est, X, y, perms)
+    with pytest.warns(UserWarning, match="one by one"):
+        loop = spin_test(est, X, y, perms, scoring=get_scorer("pearson"), progress=False)
+    assert res.batched and not loop.batched
+    np.testing.assert_allclose(res.null_scores, loop.null_scores, atol=1e-8)
+    assert res.score == pytest.approx(loop.score, abs=1e-9)
+
+
+def test_spin_test_warns_why_it_loops(hcp100_small):
+    X, y = make_pairs(hcp100_small)
+    perms, _, _ = whole_brain_spins(hcp100_small, 2, random_state=0)
+    with pytest.warns(UserWarning, match="alpha='auto'"):
+        res = spin_test(ConnectomeModelRegressor(alpha="auto", random_state=0), X, y, perms,
+                        progress=False)
+    assert not res.batched
