@@ -48,7 +48,7 @@ def load_gene_tss() -> pd.DataFrame:
 
     Examples
     --------
-    >>> from skconn.datasets._tss import load_gene_tss
+    >>> from skconn.datasets import load_gene_tss
     >>> tss = load_gene_tss()
     >>> tss.loc["PVALB", ["chromosome", "strand"]].tolist()
     ['chr22', '-']
@@ -127,7 +127,7 @@ def gene_order(genes, method="tss", *, expression=None, random_state=None) -> np
 
     Examples
     --------
-    >>> from skconn.datasets._tss import gene_order
+    >>> from skconn.datasets import gene_order
     >>> genes = ["PVALB", "GAD1", "NOT_A_GENE", "SST"]
     >>> [genes[k] for k in gene_order(genes)]  # chr2, chr3, chr22, then unknown
     ['GAD1', 'SST', 'PVALB', 'NOT_A_GENE']

@@ -194,7 +194,7 @@ class RandomRegionSplit(_BaseRegionSplit):
 
     The regions present in X are split into ``n_splits`` folds exactly as
     :class:`sklearn.model_selection.KFold` splits their sorted indices (so the
-    same seed gives the published random split, REFERENCE §2.2). Each fold's
+    same seed gives the published random split). Each fold's
     test set is the pairs with both regions in the test fold and its training
     set the pairs with both regions in the other folds; pairs with one region on
     each side are dropped unless asked for.
@@ -280,7 +280,7 @@ class SpatialRegionSplit(_BaseRegionSplit):
     By default each fold grows around a random seed region: the seed and its
     ``R // n_splits - 1`` nearest remaining regions (3-D Euclidean distance
     between MNI centroids) form the test block, and the last fold takes every
-    region left. This is the published spatial split (REFERENCE §2.3), fold for
+    region left. This is the published spatial split (Ratzan et al., NeurIPS 2025), fold for
     fold for the same integer seed. Pairs are assigned to train and test as in
     :class:`RandomRegionSplit`.
 

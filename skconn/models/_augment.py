@@ -1,4 +1,4 @@
-"""Target-side augmentation with subject-level connectivity (REFERENCE §3.6, Algorithm 2)."""
+"""Target-side augmentation with subject-level connectivity (the published Algorithm 2)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class TargetAugmentation(Callback):
     among the subjects that have it (NaN = missing). The ``curriculum_swap_*``
     styles first discard the batch and draw a new one of the same size, without
     replacement, from the training pairs whose population target satisfies
-    ``|y| > threshold`` (REFERENCE §3.6). Validation batches are never touched.
+    ``|y| > threshold``, as published. Validation batches are never touched.
 
     Add it to a neural pair estimator with
     ``callbacks=[("augment", TargetAugmentation(...))]``; its parameters then
@@ -91,7 +91,7 @@ class TargetAugmentation(Callback):
     >>> from skconn.datasets import make_toy_connectome
     >>> from skconn.pairs import make_pairs
     >>> from skconn.models.mlp import PairMLPRegressor
-    >>> from skconn.models._augment import TargetAugmentation
+    >>> from skconn.models import TargetAugmentation
     >>> c = make_toy_connectome(10, 4)
     >>> subjects = c.connectivity + np.random.default_rng(0).normal(0, .1, (5, 10, 10))
     >>> subjects = (subjects + subjects.transpose(0, 2, 1)) / 2

@@ -11,7 +11,7 @@ Penalties (``pen_ab`` multiplies ``Õ_ab²``):
 
 * ``"ridge"``: ``α`` — the exact ridge objective ``‖·‖² + α‖O‖_F²``;
 * ``"kronecker"``: ``α(λ_a + λ_b) + α²`` — the regulariser that the published
-  formula ``(XᵀX + αI)⁻¹ XᵀYX (XᵀX + αI)⁻¹`` implicitly uses (REFERENCE §3.2).
+  formula ``(XᵀX + αI)⁻¹ XᵀYX (XᵀX + αI)⁻¹`` implicitly uses (Ratzan et al., NeurIPS 2025).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def solve_reference(
     alpha: float = 1.0,
     fit_intercept: bool = True,
 ) -> BilinearSolution:
-    """The published approximation ``(XᵀX + αI)⁻¹ XᵀYX (XᵀX + αI)⁻¹`` (REFERENCE §3.2).
+    """The published approximation ``(XᵀX + αI)⁻¹ XᵀYX (XᵀX + αI)⁻¹`` (the published formula).
 
     As in the published code, the fit uses the whole block of the training
     regions with every pair not given (the diagonal, at least) set to 0, and the

@@ -53,8 +53,7 @@ def shared_parameters_doc(cls) -> str:
         How training batches are drawn: uniformly shuffled pairs, or all pairs
         between two random blocks of regions per batch (fewer distinct regions
         per batch: cheaper for region encoders such as SMT, each batch touching
-        ~2√(batch_size/2) regions; see
-        :class:`~skconn.models._pair_data.PairBatches`).
+        ~2√(batch_size/2) regions).
     refit_all : bool, default=False
         After training with the validation split, retrain from the same
         initial weights (saved, so for any ``random_state``; only the output
@@ -76,8 +75,8 @@ def shared_parameters_doc(cls) -> str:
         Any other skorch ``NeuralNet`` parameter (``optimizer__weight_decay``,
         ``callbacks``, ``compile``, ``iterator_valid__batch_size``...). AdamW runs
         with ``fused=True`` on CUDA unless ``optimizer__fused`` or
-        ``optimizer__foreach`` is given. Batches are built by
-        :class:`~skconn.models._pair_data.PairBatches`, not a DataLoader: of the
+        ``optimizer__foreach`` is given. Batches are built by skconn's own pair
+        batcher, not a DataLoader: of the
         ``iterator_train__``/``iterator_valid__`` parameters only ``batch_size`` and
         ``shuffle`` are used (training batches are shuffled unless
         ``iterator_train__shuffle=False``). ``warm_start=True`` makes a later

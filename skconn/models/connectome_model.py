@@ -61,7 +61,7 @@ class ConnectomeModelRegressor(
     alpha : float or "auto", default="auto"
         Penalty strength. ``"auto"`` scores a path of ``n_alphas`` values, scaled to
         the eigenvalues of XᵀX, on ``cv`` inner region folds and keeps the best.
-        ``0`` is allowed (the published null experiment uses it, REFERENCE §3.2): the
+        ``0`` is allowed (the published null experiment uses it): the
         exact solver then returns the limit of a vanishing penalty, the
         minimum-norm fit, which interpolates the training pairs when features
         outnumber regions. Strengths below a floor, where this limit is reached
@@ -72,7 +72,7 @@ class ConnectomeModelRegressor(
     penalty : {"auto", "ridge", "kronecker"}, default="auto"
         ``"ridge"``: ``alpha·‖O‖_F²``, the exact ridge objective.
         ``"kronecker"``: ``vec(O)ᵀ[alpha(A⊗I + I⊗A) + alpha²I]vec(O)`` with A = XᵀX,
-        the regulariser implied by the published formula (REFERENCE §3.2, §9.1).
+        the regulariser implied by the published formula (Ratzan et al., NeurIPS 2025).
         ``"auto"``: chosen with alpha on the inner split (needs ``alpha="auto"``;
         with a fixed alpha it means "ridge").
     solver : {"exact", "reference"}, default="exact"
@@ -133,7 +133,7 @@ class ConnectomeModelRegressor(
     -----
     With the thin SVD ``X = U S Vᵀ`` of the training regions' features, both
     penalties are diagonal in the basis V, and the exact minimiser over a complete
-    grid of pairs is ``Õ_ab = (Vᵀ XᵀYX V)_ab / (λ_a λ_b + pen_ab)`` (REFERENCE §9.1).
+    grid of pairs is ``Õ_ab = (Vᵀ XᵀYX V)_ab / (λ_a λ_b + pen_ab)``.
     Pairs that are not given (the diagonal, cross pairs, missing regions) make the
     problem weighted; it is then solved by conjugate gradients preconditioned with
     that closed form, which converges in a few iterations.

@@ -20,7 +20,7 @@ __all__ = ["ExpDecayRegressor", "exp_decay"]
 
 
 def exp_decay(d, sa_inf, sa_lambda):
-    """``SA_∞ + (1 − SA_∞)·exp(−d / SA_λ)``: the decay curve (REFERENCE §3.1).
+    """``SA_∞ + (1 − SA_∞)·exp(−d / SA_λ)``: the decay curve (Ratzan et al., NeurIPS 2025).
 
     Examples
     --------
@@ -76,7 +76,7 @@ class ExpDecayRegressor(VersionedStateMixin, RegressorMixin, BaseEstimator):
         Fold both hemispheres onto the left before measuring distance
         (``x -> -|x|``, as the published baseline does), so homotopic pairs count as
         close. On the published protocol folding raised test r by 0.04-0.09 on all
-        four datasets measured (REFERENCE §9.5; homotopic connectivity is strong),
+        four datasets measured (benchmarks/RESULTS.md; homotopic connectivity is strong),
         hence the default. ``False`` uses the true Euclidean distance.
     fit_on : {"pairs", "bins"}, default="pairs"
         Least squares over every training pair, or over the mean connectivity of

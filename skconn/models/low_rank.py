@@ -3,7 +3,7 @@
 Each region's feature row ``x`` is mapped to ``z = W x`` by one shared (k, F)
 matrix ``W``; a pair (i, j) is predicted by ``z_iᵀ z_j + b``, so the implied
 bilinear form ``WᵀW`` is symmetric positive semi-definite of rank at most k
-(REFERENCE §3.3). Everything is computed on the distinct regions (nodes) of the
+(Ratzan et al., NeurIPS 2025). Everything is computed on the distinct regions (nodes) of the
 input and the pairs between them, never on per-pair feature matrices.
 """
 
@@ -155,7 +155,7 @@ class LowRankBilinearRegressor(VersionedStateMixin, RegressorMixin, BaseEstimato
     by one (rank, F) matrix ``W`` shared by both regions of a pair, and the pair
     is predicted by the inner product ``z_iᵀ z_j`` plus an intercept. The model
     is symmetric by construction (``ŷ(i, j) = ŷ(j, i)``) and its bilinear form
-    ``WᵀW`` is positive semi-definite of rank at most ``rank`` (REFERENCE §3.3).
+    ``WᵀW`` is positive semi-definite of rank at most ``rank``.
 
     Parameters
     ----------

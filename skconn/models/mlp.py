@@ -1,4 +1,4 @@
-"""A multilayer perceptron on concatenated region features (REFERENCE §3.5)."""
+"""A multilayer perceptron on concatenated region features (the published MLP baseline)."""
 
 from __future__ import annotations
 

@@ -83,9 +83,9 @@ class PLSBilinearRegressor(
 
     Notes
     -----
-    **Deviation from the reference (not in REFERENCE §9).** The encoder's target
+    **Deviation from the published model.** The encoder's target
     for region i is its row of connectivity to the training regions. The
-    reference (§3.4) takes that row from the training block of Y with the
+    published model takes that row from the training block of Y with the
     diagonal set to 0, so each region's connectivity to itself counts as 0.
     skconn fills every unobserved entry of the block (the diagonal, and any pair
     missing from an incomplete training set) with the mean of the observed

@@ -1,6 +1,6 @@
 """The Spatiomolecular Transformer (SMT): gene-chunk tokens, ALiBi, shared encoder.
 
-REFERENCE §3.6 describes the published model; §9.6 what skconn changes: both
+Ratzan et al. (NeurIPS 2025) describe the published model; skconn changes: both
 ALiBi slope schemes, a configurable clamp, attention maps taken from the same
 computation the model runs, ``scaled_dot_product_attention`` on any device,
 bf16 autocast on CUDA by default (``autocast=True``: on any device), and each
@@ -61,7 +61,7 @@ class ALiBiEncoderBlock(nn.Module):
 
     ``x = LN(x + Dropout(Attn(x)))``, ``x = LN(x + Dropout(W2 ReLU(W1 x)))``
     with ``Attn = softmax(QKᵀ/√d_h + B) V`` and ``B[h, i, j] = -m_h |i - j|``
-    (REFERENCE §3.6, flash-attn's convention). 181,760 parameters at d = 128.
+    (the published model's flash-attn convention). 181,760 parameters at d = 128.
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float):
@@ -285,7 +285,7 @@ class SMTRegressor(PairNet):
     (zero-padded at the end, never dropped), encoded by a post-LN transformer
     with ALiBi position bias shared by both regions of a pair, projected per
     token and flattened; an MLP head maps the concatenated pair encoding to the
-    connectivity (REFERENCE §3.6). ``use_cls=True`` adds a [CLS] token made from
+    connectivity (Ratzan et al., NeurIPS 2025). ``use_cls=True`` adds a [CLS] token made from
     the region's MNI centroid (standardised on the training regions). Each
     distinct region of a batch is encoded once.
 
@@ -294,7 +294,7 @@ class SMTRegressor(PairNet):
     use_cls : bool, default=False
         The SMT w/ [CLS] variant.
     gene_order : {"tss", "expression", "random"} or array-like, default="tss"
-        How genes become a sequence (:func:`skconn.datasets._tss.gene_order`):
+        How genes become a sequence (:func:`skconn.datasets.gene_order`):
         ``"tss"`` needs gene symbols (``RegionPairs`` feature names), sorts
         by chromosome then transcription start site (the 5' end: the higher
         coordinate of a minus-strand gene, which may differ locally from the
@@ -327,7 +327,7 @@ class SMTRegressor(PairNet):
     See Also
     --------
     skconn.models.mlp.PairMLPRegressor : MLP on concatenated features.
-    skconn.models._augment.TargetAugmentation : Subject-level target augmentation.
+    skconn.models.TargetAugmentation : Subject-level target augmentation.
 
     Examples
     --------
@@ -390,7 +390,7 @@ class SMTRegressor(PairNet):
         """Token × token attention weights of the regions of X, as the model computes them.
 
         The weights come from the forward pass the model runs (same blocks, ALiBi
-        bias included; REFERENCE §8.5 explains why the published maps did not).
+        bias included; the published maps were computed without it).
 
         Parameters
         ----------

@@ -81,7 +81,7 @@ def null_test(
 ):
     """Score a model on the true data and on nulls, fold for fold.
 
-    The published protocol (REFERENCE §4.1): for each split seed the model is
+    The published protocol (Ratzan et al., NeurIPS 2025): for each split seed the model is
     cross-validated on the true data and, on the same region folds, on one
     null variant (a different null per seed). With 10 seeds × 4 folds this
     gives 40 true and 40 null scores side by side.

@@ -213,7 +213,7 @@ class GeneOrder(_GeneTransformer):
     method : str or array-like, default="tss"
         - ``"tss"``: by chromosome then transcription start site (hg38, the
           5' end; see Notes), the published SMT order up to minus-strand
-          details (:func:`skconn.datasets._tss.gene_order`); genes without a
+          details (:func:`skconn.datasets.gene_order`); genes without a
           known TSS go last, in input order.
         - ``"expression"``: ascending mean expression over the fitted regions.
         - ``"random"``: a permutation drawn from ``random_state``.
