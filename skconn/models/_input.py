@@ -132,8 +132,7 @@ def check_pair_input(estimator, X, y=None, *, reset: bool = True):
         if reset:
             estimator.n_features_in_ = n_in
             estimator._region_feature_names = np.asarray(X.feature_names, dtype=object)
-            # refitted on RegionPairs: column names of an earlier DataFrame fit are stale
-            estimator.__dict__.pop("feature_names_in_", None)
+            estimator.feature_names_in_ = X.pair_feature_names
         else:
             if n_in != estimator.n_features_in_:
                 raise ValueError(

@@ -88,9 +88,9 @@ SHARED_ATTRIBUTES_DOC = """\
     history_ : skorch.History
     n_features_in_ : int
         Width of the dense pair matrix, 2F.
-    feature_names_in_ : ndarray of shape (F,)
-        The region feature names (gene symbols) of a ``RegionPairs`` fit, or the
-        column names of a dense DataFrame fit.
+    feature_names_in_ : ndarray of shape (2F,)
+        The pair-matrix column names of a ``RegionPairs`` fit (``<gene>_i`` then
+        ``<gene>_j``), or the column names of a dense DataFrame fit.
     monitor_ : str
         The loss the learning-rate schedule and early stopping watched in the last
         fit: "valid_loss", or "train_loss" without a validation split.

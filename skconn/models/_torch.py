@@ -177,7 +177,7 @@ class PairNet(VersionedStateMixin, DeviceStateMixin, TrainingStepsMixin, NeuralN
             pair_regions = None
         if reset:
             if isinstance(X, RegionPairs):
-                self.feature_names_in_ = np.asarray(X.feature_names, dtype=object)
+                self.feature_names_in_ = X.pair_feature_names
             self.coord_mean_, self.coord_scale_ = standardise_coords_stats(graph.coords)
             self._fit_node_transform(X, graph)
         features = as_float32(self._node_features(graph.features), "X")

@@ -254,6 +254,24 @@ class RegionPairs:
         return self._table.feature_names
 
     @property
+    def pair_feature_names(self) -> np.ndarray:
+        """Names of the 2F columns of the dense pair matrix: ``<name>_i`` then ``<name>_j``.
+
+        What an estimator fitted on this X reports as ``feature_names_in_``, and the
+        columns of its dense export as a DataFrame.
+
+        Examples
+        --------
+        >>> from skconn.datasets import make_toy_connectome
+        >>> from skconn.pairs import make_pairs
+        >>> X, _ = make_pairs(make_toy_connectome(4, 2))
+        >>> X.pair_feature_names.tolist()
+        ['GENE0_i', 'GENE1_i', 'GENE0_j', 'GENE1_j']
+        """
+        names = [str(n) for n in self.feature_names]
+        return np.asarray([f"{n}_i" for n in names] + [f"{n}_j" for n in names], dtype=object)
+
+    @property
     def regions(self) -> pd.DataFrame:
         """The (R, 6) region table (label, hemisphere, structure, x, y, z)."""
         return self._table.regions

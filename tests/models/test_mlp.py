@@ -519,10 +519,11 @@ def test_coordinates_only_mode_predicts_the_same_on_null_variants(hcp100_small):
     assert not np.array_equal(fitted(null).predict(null), fitted(observed).predict(observed))
 
 
-def test_feature_names_in_are_the_region_feature_names(hcp100_small):
+def test_feature_names_in_are_the_pair_column_names(hcp100_small):
     X, y = make_pairs(hcp100_small)
     model = tiny_mlp(max_epochs=1).fit(X, y)
-    np.testing.assert_array_equal(model.feature_names_in_, np.asarray(X.feature_names))
+    np.testing.assert_array_equal(model.feature_names_in_, X.pair_feature_names)
+    assert len(model.feature_names_in_) == model.n_features_in_
     dense = tiny_mlp(max_epochs=1).fit(np.asarray(X), y)
     assert not hasattr(dense, "feature_names_in_")
 
