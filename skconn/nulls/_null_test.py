@@ -64,7 +64,8 @@ def _sign_flip_pvalue(diff, n_permutations, random_state):
 
 
 @validate_params(
-    {"n_permutations": [Interval(numbers.Integral, 1, None, closed="left")]},
+    {"n_permutations": [Interval(numbers.Integral, 1, None, closed="left")],
+     "progress": ["boolean"]},
     prefer_skip_nested_validation=False,
 )
 def null_test(
@@ -78,6 +79,7 @@ def null_test(
     n_permutations=9999,
     random_state=None,
     n_jobs=None,
+    progress=False,
 ):
     """Score a model on the true data and on nulls, fold for fold.
 
@@ -109,6 +111,10 @@ def null_test(
         Seeds the sign flips.
     n_jobs : int, default=None
         joblib workers over the fits.
+    progress : bool, default=False
+        Show a tqdm progress bar over the fits (two per fold: true data and null).
+        Every fold is a refit: no batched path exists for a model refitted on
+        region folds.
 
     Returns
     -------
@@ -184,9 +190,10 @@ def null_test(
             jobs.append((train, test))
             jobs.append((rows_of_variant(X, train, variant), rows_of_variant(X, test, variant)))
             index.append((r, f, variant))
-    scores = Parallel(n_jobs=n_jobs)(
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_fit_score)(estimator, X, y, tr, te, scorer) for tr, te in jobs
     )
+    scores = list(tqdm(results, total=len(jobs), desc="null_test", disable=not progress))
     table = pd.DataFrame(index, columns=["repeat", "fold", "variant"])
     table["true_score"] = scores[0::2]
     table["null_score"] = scores[1::2]

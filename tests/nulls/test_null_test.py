@@ -8,7 +8,7 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import Ridge
 
 from skconn.metrics import get_scorer
-from skconn.model_selection import SpatialRegionSplit
+from skconn.model_selection import RandomRegionSplit, SpatialRegionSplit
 from skconn.models import ConnectomeModelRegressor
 from skconn.nulls import null_test, spin_test, whole_brain_spins
 from skconn.nulls._null_test import _null_pairs, _sign_flip_pvalue
@@ -174,3 +174,19 @@ def test_spin_test_warns_why_it_loops(hcp100_small):
         res = spin_test(ConnectomeModelRegressor(alpha="auto", random_state=0), X, y, perms,
                         progress=False)
     assert not res.batched
+
+
+def test_null_test_shows_a_progress_bar_over_its_fits(capsys):
+    from skconn.datasets import make_toy_connectome
+
+    c = make_toy_connectome(24, 5)
+    rng = np.random.default_rng(0)
+    X, y = make_pairs(c, nulls=[rng.permutation(24)])
+    cv = [RandomRegionSplit(2, random_state=0)]
+    quiet = null_test(ConnectomeModelRegressor(alpha=1.0), X, y, cv=cv, n_permutations=9)
+    assert "null_test" not in capsys.readouterr().err
+    shown = null_test(ConnectomeModelRegressor(alpha=1.0), X, y, cv=cv, n_permutations=9,
+                      progress=True)
+    err = capsys.readouterr().err
+    assert "null_test" in err and "4/4" in err
+    assert shown.scores.equals(quiet.scores)
