@@ -7,6 +7,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import (
+    check_estimators_partial_fit_n_features,
     check_n_features_in_after_fitting,
     parametrize_with_checks,
 )
@@ -16,9 +17,17 @@ from skconn.models import (
     CoordinateRegressor,
     ExpDecayRegressor,
     LowRankBilinearRegressor,
+    PairMLPRegressor,
     PLSBilinearRegressor,
+    SMTRegressor,
 )
-from skconn.preprocessing import RegionPCA, RegionTransformer
+from skconn.preprocessing import (
+    GeneOrder,
+    GeneSelector,
+    RegionPCA,
+    RegionTransformer,
+    RobustSigmoidScaler,
+)
 
 from ..utils.conformance import ODD_WIDTH_EXPECTED, even_width, expected_failed_checks
 
@@ -43,11 +52,26 @@ def test_sklearn_conformance(estimator, check):
 @pytest.mark.parametrize(
     "estimator",
     [*ESTIMATORS, CoordinateRegressor(max_iter=20, random_state=0), RegionPCA(),
-     RegionTransformer(StandardScaler())],
-    ids=lambda e: type(e).__name__,
+     RegionTransformer(StandardScaler()), GeneSelector(n_top_variance=1),
+     RobustSigmoidScaler(), GeneOrder("expression"), GeneOrder("hierarchical"),
+     GeneOrder("kmeans_bins", bin_size=2, random_state=0)],
+    ids=lambda e: repr(e),
 )
 def test_n_features_in_after_fitting_on_the_real_estimator(estimator):
     """Its X is 4 columns wide; on the twin a 3-column predict X would be padded to 4."""
+    check_n_features_in_after_fitting(type(estimator).__name__, estimator)
+
+
+def _tiny_nets():
+    neural = dict(max_epochs=2, batch_size=64, random_state=0, device="cpu")
+    return [PairMLPRegressor(module__hidden_dims=(8,), **neural),
+            SMTRegressor(module__token_size=2, module__d_model=8, module__n_heads=2,
+                         module__n_layers=1, **neural)]
+
+
+@pytest.mark.parametrize("estimator", _tiny_nets(), ids=lambda e: type(e).__name__)
+def test_partial_fit_n_features_on_the_real_estimator(estimator):
+    check_estimators_partial_fit_n_features(type(estimator).__name__, estimator)
     check_n_features_in_after_fitting(type(estimator).__name__, estimator)
 
 
