@@ -29,9 +29,7 @@ from skconn.preprocessing import (
     RobustSigmoidScaler,
 )
 
-from ..utils.conformance import ODD_WIDTH_EXPECTED, even_width, expected_failed_checks
-
-__all__ = ["ESTIMATORS", "ODD_WIDTH_EXPECTED"]  # ODD_WIDTH_EXPECTED: for test_mlp
+from ..utils.conformance import even_width, expected_failed_checks
 
 ESTIMATORS = [
     ConnectomeModelRegressor(random_state=0),

@@ -20,13 +20,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skconn.pairs import RegionPairs, make_pairs
 from skconn.preprocessing import RegionPCA, RegionTransformer
 
-from ..utils.conformance import ODD_WIDTH_EXPECTED, even_width, expected_failed_checks
-
-ODD_WIDTH_EXPECTED_FN = lambda est: ODD_WIDTH_EXPECTED  # noqa: E731
+from ..utils.conformance import even_width, expected_failed_checks
 
 # --------------------------------------------------------------------------- conformance
 # run as even-width twins; the expected-failure reasons live in tests/utils/conformance.py
-_expected_failed_checks = ODD_WIDTH_EXPECTED_FN  # for test_genes, which runs the real classes
 
 
 @parametrize_with_checks(

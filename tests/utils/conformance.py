@@ -16,7 +16,8 @@ import functools
 
 import numpy as np
 
-#: Checks that feed only odd-width X: run on the :func:`even_width` twin they pass.
+#: Checks that feed only odd-width X (on the real estimator each failed with "a dense pair
+#: matrix [x_i, x_j] needs an even width"); on the :func:`even_width` twin they pass.
 ODD_WIDTH_CHECKS = (
     "check_dict_unchanged",
     "check_dont_overwrite_parameters",
@@ -34,9 +35,6 @@ ODD_WIDTH_CHECKS = (
     "check_transformer_general",
     "check_transformer_preserve_dtypes",
 )
-_ODD = "feeds an odd-width X; a dense pair matrix [x_i, x_j] needs an even width"
-#: Kept for callers that run the real estimator (not its twin) through the checks.
-ODD_WIDTH_EXPECTED = dict.fromkeys(ODD_WIDTH_CHECKS, _ODD)
 
 #: scikit-learn checks that fail for a stated reason, by estimator family.
 _PAIR_MODEL = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from sklearn.preprocessing import StandardScaler
@@ -92,3 +93,11 @@ def test_refuses_what_is_neither_regressor_nor_transformer():
 
     with pytest.raises(TypeError, match="regressor or a transformer"):
         list(pair_estimator_checks(KMeans()))
+
+
+def test_the_odd_width_checks_are_run_not_declared():
+    from .conformance import ODD_WIDTH_CHECKS, even_width, expected_failed_checks
+
+    for _, est in ESTIMATORS:
+        assert not set(ODD_WIDTH_CHECKS) & set(expected_failed_checks(even_width(est)))
+    assert even_width(RegionPCA(2)).fit(np.ones((4, 3)) * np.arange(4)[:, None]).n_features_in_ == 4
