@@ -18,6 +18,7 @@ LAYERS = (
     ("estimators", ("skconn.preprocessing", "skconn.models", "skconn.model_selection")),
     ("nulls", ("skconn.nulls",)),
     ("plotting", ("skconn.plotting",)),
+    ("utils", ("skconn.utils",)),
     ("benchmark", ("skconn.benchmark", "skconn._config")),
     ("cli", ("skconn.cli", "skconn.__main__")),
 )

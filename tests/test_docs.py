@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "docs" / "api.rst"
 PACKAGES = ("datasets", "pairs", "preprocessing", "models", "model_selection", "nulls",
-            "metrics", "plotting", "benchmark")
+            "metrics", "plotting", "utils", "benchmark")
 # the project's method specification is not shipped: cite the paper or name the method
 FORBIDDEN = re.compile(r"REFERENCE|§")
 PRIVATE_PATH = re.compile(r"\bskconn(?:\.\w+)*\._\w+")

@@ -5,14 +5,31 @@ import pickle
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import (
+    check_estimators_partial_fit_n_features,
+    check_n_features_in_after_fitting,
+    parametrize_with_checks,
+)
 
 from skconn.models import (
     ConnectomeModelRegressor,
+    CoordinateRegressor,
     ExpDecayRegressor,
     LowRankBilinearRegressor,
+    PairMLPRegressor,
     PLSBilinearRegressor,
+    SMTRegressor,
 )
+from skconn.preprocessing import (
+    GeneOrder,
+    GeneSelector,
+    RegionPCA,
+    RegionTransformer,
+    RobustSigmoidScaler,
+)
+
+from ..utils.conformance import even_width, expected_failed_checks
 
 ESTIMATORS = [
     ConnectomeModelRegressor(random_state=0),
@@ -21,34 +38,39 @@ ESTIMATORS = [
     LowRankBilinearRegressor(rank=2, max_iter=50, random_state=0),
 ]
 
-_ODD = "feeds a 3- or 5-column X; a dense pair matrix [x_i, x_j] needs an even width"
-#: Checks that only feed an odd number of columns, with the reason they cannot pass.
-ODD_WIDTH_EXPECTED = {
-    name: _ODD
-    for name in [
-        "check_dict_unchanged",
-        "check_dont_overwrite_parameters",
-        "check_estimators_dtypes",
-        "check_estimators_nan_inf",
-        "check_estimators_pickle",
-        "check_f_contiguous_array_estimator",
-        "check_fit2d_predict1d",
-        "check_fit_score_takes_y",
-        "check_methods_sample_order_invariance",
-        "check_methods_subset_invariance",
-        "check_pipeline_consistency",
-        "check_supervised_y_2d",
-    ]
-}
-EXPECTED_FAILED = ODD_WIDTH_EXPECTED | {
-    "check_regressors_train": "asks for R2 > 0.5 on a target linear in one column; pair "
-    "models have no linear term"
-}
 
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED)
+# each estimator runs as its even-width twin (tests/utils/conformance.py says why and how)
+@parametrize_with_checks(
+    [even_width(est) for est in ESTIMATORS], expected_failed_checks=expected_failed_checks
+)
 def test_sklearn_conformance(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [*ESTIMATORS, CoordinateRegressor(max_iter=20, random_state=0), RegionPCA(),
+     RegionTransformer(StandardScaler()), GeneSelector(n_top_variance=1),
+     RobustSigmoidScaler(), GeneOrder("expression"), GeneOrder("hierarchical"),
+     GeneOrder("kmeans_bins", bin_size=2, random_state=0)],
+    ids=lambda e: repr(e),
+)
+def test_n_features_in_after_fitting_on_the_real_estimator(estimator):
+    """Its X is 4 columns wide; on the twin a 3-column predict X would be padded to 4."""
+    check_n_features_in_after_fitting(type(estimator).__name__, estimator)
+
+
+def _tiny_nets():
+    neural = dict(max_epochs=2, batch_size=64, random_state=0, device="cpu")
+    return [PairMLPRegressor(module__hidden_dims=(8,), **neural),
+            SMTRegressor(module__token_size=2, module__d_model=8, module__n_heads=2,
+                         module__n_layers=1, **neural)]
+
+
+@pytest.mark.parametrize("estimator", _tiny_nets(), ids=lambda e: type(e).__name__)
+def test_partial_fit_n_features_on_the_real_estimator(estimator):
+    check_estimators_partial_fit_n_features(type(estimator).__name__, estimator)
+    check_n_features_in_after_fitting(type(estimator).__name__, estimator)
 
 
 def _pair_matrix(n_regions=12, n_features=3, seed=0):

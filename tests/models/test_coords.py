@@ -15,12 +15,12 @@ from skconn.models import CoordinateRegressor
 from skconn.nulls import make_nulls
 from skconn.pairs import make_pairs
 
-from .test_common import ODD_WIDTH_EXPECTED
+from ..utils.conformance import even_width, expected_failed_checks
 
 
 # a booster learns the linear target of check_regressors_train, unlike the pair models
-@parametrize_with_checks([CoordinateRegressor(max_iter=20, random_state=0)],
-                         expected_failed_checks=lambda est: ODD_WIDTH_EXPECTED)
+@parametrize_with_checks([even_width(CoordinateRegressor(max_iter=20, random_state=0))],
+                         expected_failed_checks=expected_failed_checks)
 def test_sklearn_conformance(estimator, check):
     check(estimator)
 

@@ -18,7 +18,7 @@ from skconn.model_selection import RandomRegionSplit, SpatialRegionSplit
 from skconn.models.mlp import PairMLP, PairMLPRegressor
 from skconn.pairs import make_pairs
 
-from .test_common import ODD_WIDTH_EXPECTED
+from ..utils.conformance import even_width, expected_failed_checks
 
 torch.set_num_threads(1)
 
@@ -32,15 +32,11 @@ def tiny_mlp(**kwargs):
     return PairMLPRegressor(**params)
 
 
-NEURAL_EXPECTED_FAILED = ODD_WIDTH_EXPECTED | {
-    "check_regressors_train": "asks for R2 > 0.5 on tabular data after 2 epochs",
-    "check_no_attributes_set_in_init": "skorch's NeuralNet sets history_/initialized_ in init",
-    "check_regressors_no_decision_function": "skorch nets define predict_proba (raw output)",
-}
+NEURAL_EXPECTED_FAILED = expected_failed_checks(tiny_mlp())  # reasons: tests/utils/conformance.py
 
 
 @parametrize_with_checks(
-    [tiny_mlp(module__hidden_dims=(8,), max_epochs=2, batch_size=64)],
+    [even_width(tiny_mlp(module__hidden_dims=(8,), max_epochs=2, batch_size=64))],
     expected_failed_checks=lambda est: NEURAL_EXPECTED_FAILED,
 )
 def test_sklearn_conformance(estimator, check):

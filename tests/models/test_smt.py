@@ -24,6 +24,7 @@ from skconn.models.smt import (
 from skconn.pairs import make_pairs
 from skconn.plotting import plot_attention_maps
 
+from ..utils.conformance import even_width
 from .test_mlp import NEURAL_EXPECTED_FAILED, assert_learns_over_a_repetition
 
 matplotlib.use("Agg")
@@ -50,7 +51,7 @@ def n_params(module):
 
 
 @parametrize_with_checks(
-    [tiny_smt(module__token_size=2, module__d_model=8, batch_size=64)],
+    [even_width(tiny_smt(module__token_size=2, module__d_model=8, batch_size=64))],
     expected_failed_checks=lambda est: NEURAL_EXPECTED_FAILED,
 )
 def test_sklearn_conformance(estimator, check):

@@ -20,35 +20,15 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skconn.pairs import RegionPairs, make_pairs
 from skconn.preprocessing import RegionPCA, RegionTransformer
 
+from ..utils.conformance import even_width, expected_failed_checks
+
 # --------------------------------------------------------------------------- conformance
-# These checks only ever feed 3- or 5-column matrices, which cannot be [f_i, f_j] pair rows;
-# test_dense_behaviour_on_pair_matrices below covers what they check on even widths.
-_ODD_COLUMNS = "the check's X has an odd number of columns, not a (P, 2F) pair matrix"
-_ODD_COLUMN_CHECKS = (
-    "check_fit_score_takes_y",
-    "check_dont_overwrite_parameters",
-    "check_estimators_dtypes",
-    "check_pipeline_consistency",
-    "check_estimators_nan_inf",
-    "check_estimators_pickle",
-    "check_f_contiguous_array_estimator",
-    "check_transformer_data_not_an_array",
-    "check_transformer_general",
-    "check_transformer_preserve_dtypes",
-    "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance",
-    "check_dict_unchanged",
-    "check_fit2d_predict1d",
-)
-
-
-def _expected_failed_checks(estimator):
-    return dict.fromkeys(_ODD_COLUMN_CHECKS, _ODD_COLUMNS)
+# run as even-width twins; the expected-failure reasons live in tests/utils/conformance.py
 
 
 @parametrize_with_checks(
-    [RegionTransformer(StandardScaler()), RegionPCA()],
-    expected_failed_checks=_expected_failed_checks,
+    [even_width(RegionTransformer(StandardScaler())), even_width(RegionPCA())],
+    expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_conformance(estimator, check):
     check(estimator)
