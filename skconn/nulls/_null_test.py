@@ -1,4 +1,10 @@
-"""True-versus-null model evaluation: the null test and the batched spin test."""
+"""True-versus-null model evaluation: the null test and the batched spin test.
+
+Long because the spin test's batched refits (raw genes through a Woodbury solve,
+pipelines of region transformers, the Connectome Model's shared eigenbasis) share
+their plan, checks and fallback loop with it; split them when a second fast path
+family (e.g. PLS) arrives.
+"""
 
 from __future__ import annotations
 
