@@ -516,6 +516,7 @@ def test_null_kind_is_used_recorded_and_gives_fold_p_values(tmp_path, kind):
     summary = pd.read_csv(out / "summary.csv")
     true = summary[summary["data"] == "observed"]
     assert true["p_folds"].between(0, 1).all()
+    assert "| exp_decay | random |" in (out / "summary.md").read_text().split("p_folds |")[1]
     t = folds[folds["data"] == "observed"].set_index(["repeat", "fold"])["pearson_r"]
     n = folds[folds["data"] == "spin-null"].set_index(["repeat", "fold"])["pearson_r"]
     assert true["p_folds"].iloc[0] == pytest.approx((n >= t.loc[n.index]).mean())

@@ -246,7 +246,7 @@ def _write_reports(folder: RunFolder, config: BenchmarkConfig, connectome, keys,
     folder.write_folds(folds)
     table = with_fold_p_values(summarize(folds), folds)
     folder.write_table("summary.csv", lambda p: table.to_csv(p))
-    text = summary_markdown(table)
+    text = summary_markdown(table) + _p_folds_markdown(table)
     folder.write_table("summary.md", lambda p: p.write_text(text + "\n"))
     folder.write_config(config, connectome, digest, folds)
     write_result_figures(folder.path, folds, connectome)
@@ -274,3 +274,16 @@ def with_fold_p_values(table: pd.DataFrame, folds: pd.DataFrame,
     table["p_folds"] = [p.get((m, s), np.nan) if d == OBSERVED else np.nan
                         for m, s, d in table.index]
     return table
+
+
+def _p_folds_markdown(table: pd.DataFrame) -> str:
+    """A markdown table of ``p_folds`` per model and split ("" without nulls)."""
+    if "p_folds" not in table or not table["p_folds"].notna().any():
+        return ""
+    rows = table["p_folds"].dropna()
+    lines = ["", "", "| model | split | p_folds |", "|---|---|---|"]
+    lines += [f"| {m} | {s} | {p:.3f} |" for (m, s, _), p in rows.items()]
+    lines.append("")
+    lines.append("p_folds: fraction of null folds whose Pearson r is at or above that of the "
+                 "observed fold they pair with (same repeat and fold).")
+    return "\n".join(lines)
