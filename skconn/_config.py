@@ -23,12 +23,20 @@ _DEFAULT_MODELS = ("exp_decay", "connectome_model", "pls_bilinear", "low_rank")
 
 #: Fields by expected type (``autocast`` is checked on its own).
 _INT_FIELDS = ("repeats", "folds", "n_iter", "inner_folds", "nulls", "n_spins", "seed", "n_jobs")
-_STR_FIELDS = ("data", "search", "device", "output")
+_STR_FIELDS = ("data", "search", "device", "output", "null_kind", "null_selection")
 _PATH_FIELDS = ("data", "output")
 _LIST_FIELDS = ("models", "splits")
 
 #: Fields that do not change a fold's result (see :meth:`BenchmarkConfig.fingerprint`).
 _NOT_FINGERPRINTED = ("n_jobs", "output", "device", "autocast", "models", "splits", "variants")
+
+#: Options added after folders existed: hashed only when they differ from their default,
+#: so that a folder written before they existed keeps its fingerprint (and resumes).
+_FINGERPRINTED_IF_CHANGED = {"null_kind": "cge_matched", "null_selection": "moved"}
+
+#: Null kinds of the main job (as :data:`skconn.nulls.NULL_KINDS`; not imported: the
+#: configuration imports nothing of the library).
+_NULL_KINDS = ("cge_matched", "spin", "permute")
 
 #: A variant's name becomes part of file names (``runs/<name>__<split>__...``).
 _VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -108,6 +116,15 @@ class BenchmarkConfig:
         and what the published code used on its GPUs), False never.
     output : str, default="skconn-results"
         Output folder.
+    null_kind : {"cge_matched", "spin", "permute"}, default="cge_matched"
+        Kind of the ``nulls`` (:func:`skconn.nulls.make_nulls`): CGE-matched
+        spins that move the data, plain spins (no CGE selection) or random
+        permutations of the regions.
+    null_selection : {"moved", "published"}, default="moved"
+        With ``null_kind="cge_matched"``: ``"moved"`` excludes near-identity
+        spins before ranking; ``"published"`` ranks all spins as Ratzan et al.
+        (NeurIPS 2025) did, for comparison (on 400 parcels its top nulls can be
+        the data shifted by a fraction of a parcel; the job then warns).
     variants : dict of str to dict, default={}
         Model variants: a new model name mapped to ``{"model": family, **params}``,
         the family's default estimator with ``set_params(**params)``, e.g.
@@ -139,12 +156,20 @@ class BenchmarkConfig:
     autocast: str | bool = "auto"
     output: str = "skconn-results"
     variants: dict[str, dict] = field(default_factory=dict)
+    null_kind: str = "cge_matched"
+    null_selection: str = "moved"
 
     def __post_init__(self) -> None:
         self._check_types()
         bad = [s for s in self.splits if s not in ("random", "spatial")]
         if bad or not self.splits:
             raise ValueError(f"splits must be among 'random', 'spatial'; got {self.splits}")
+        if self.null_kind not in _NULL_KINDS:
+            raise ValueError(f"null_kind must be one of {list(_NULL_KINDS)}, "
+                             f"got {self.null_kind!r}")
+        if self.null_selection not in ("moved", "published"):
+            raise ValueError("null_selection must be 'moved' or 'published', "
+                             f"got {self.null_selection!r}")
         if self.search not in ("none", "grid", "random"):
             raise ValueError(f"search must be 'none', 'grid' or 'random', got {self.search!r}")
         for name in ("repeats", "n_iter", "n_spins"):
@@ -263,7 +288,9 @@ class BenchmarkConfig:
 
     def fingerprint_fields(self) -> dict:
         """The options :meth:`fingerprint` hashes, by name (every field but those of
-        ``_NOT_FINGERPRINTED``).
+        ``_NOT_FINGERPRINTED``; ``null_kind`` and ``null_selection`` only when they
+        differ from their defaults, so that folders written before these options
+        existed keep their fingerprint and resume with their cached nulls).
 
         Examples
         --------
@@ -272,4 +299,5 @@ class BenchmarkConfig:
         ['data', 'folds', 'inner_folds', 'n_iter', 'n_spins', 'nulls', 'repeats', 'search',
          'seed']
         """
-        return {k: v for k, v in self.to_dict().items() if k not in _NOT_FINGERPRINTED}
+        return {k: v for k, v in self.to_dict().items() if k not in _NOT_FINGERPRINTED
+                and not (k in _FINGERPRINTED_IF_CHANGED and v == _FINGERPRINTED_IF_CHANGED[k])}

@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--nulls", type=int,
                        help="K CGE-matched spin nulls, one per repeat; 0: none "
                             f"(default {defaults.nulls})")
+    bench.add_argument("--null-kind", choices=("cge_matched", "spin", "permute"),
+                       help="kind of null: CGE-matched spins (default), plain spins, or "
+                            "random permutations of the regions")
+    bench.add_argument("--null-selection", choices=("moved", "published"),
+                       help="CGE-matched spins: exclude near-identity spins (moved, default) "
+                            "or rank all spins as published")
     bench.add_argument("--n-spins", type=int,
                        help=f"spins screened for the nulls (default {defaults.n_spins})")
     bench.add_argument("--seed", type=int,

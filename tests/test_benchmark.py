@@ -503,3 +503,47 @@ def test_metric_figure_covers_every_split(tmp_path, monkeypatch):
     labels, title = ticks["metrics.png"]
     assert labels == ["exp_decay (spatial)", "exp_decay (random)"]
     assert "spatial split" in title and "random split" in title
+
+
+@pytest.mark.parametrize("kind", ["spin", "permute"])
+def test_null_kind_is_used_recorded_and_gives_fold_p_values(tmp_path, kind):
+    out = tmp_path / kind
+    config = _toy_config(out, nulls=2, n_spins=30, repeats=2, null_kind=kind)
+    folds = run_job(config, progress=False, connectome=_toy())
+    diag = pd.read_csv(out / "null_diagnostics.csv")
+    assert set(diag["null_kind"]) == {kind}
+    assert "null_kind" in (out / "config.toml").read_text()
+    summary = pd.read_csv(out / "summary.csv")
+    true = summary[summary["data"] == "observed"]
+    assert true["p_folds"].between(0, 1).all()
+    assert "| exp_decay | random |" in (out / "summary.md").read_text().split("p_folds |")[1]
+    t = folds[folds["data"] == "observed"].set_index(["repeat", "fold"])["pearson_r"]
+    n = folds[folds["data"] == "spin-null"].set_index(["repeat", "fold"])["pearson_r"]
+    assert true["p_folds"].iloc[0] == pytest.approx((n >= t.loc[n.index]).mean())
+
+
+def test_cached_near_identity_nulls_warn_on_resume(tmp_path):
+    out = tmp_path / "run"
+    config = _toy_config(out, nulls=2, n_spins=30)
+    run_job(config, progress=False, connectome=_toy())
+    identity = np.tile(np.arange(24), (2, 1))
+    identity[:, [0, 1]] = identity[:, [1, 0]]  # a pre-fix folder's near-identity "nulls"
+    np.savez((out / "nulls.npz").open("wb"), permutations=identity)
+    with pytest.warns(UserWarning, match="in place"):
+        run_job(config, progress=False, connectome=_toy())
+
+
+def test_new_null_options_change_the_fingerprint_only_off_their_defaults():
+    base = BenchmarkConfig()
+    assert BenchmarkConfig(null_kind="cge_matched").fingerprint() == base.fingerprint()
+    assert BenchmarkConfig(null_kind="spin").fingerprint() != base.fingerprint()
+    assert BenchmarkConfig(null_selection="published").fingerprint() != base.fingerprint()
+    with pytest.raises(ValueError, match="null_kind"):
+        BenchmarkConfig(null_kind="shuffle")
+
+
+def test_coords_only_is_registered():
+    from skconn.benchmark import make_model
+    from skconn.models import CoordinateRegressor
+
+    assert isinstance(make_model("coords_only", 0), CoordinateRegressor)

@@ -225,3 +225,21 @@ def test_a_refused_rerun_names_the_option_and_the_summary_says_why_cells_are_nan
     assert main(args("3")) == 2
     err = capsys.readouterr().err
     assert "--folds: 3 here, 2 in the folder" in err and "--nulls" not in err
+
+
+def test_unknown_null_kind_is_a_clear_error(capsys):
+    from skconn.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["benchmark", "--null-kind", "shuffle"])
+    assert exc.value.code == 2
+    assert "--null-kind" in capsys.readouterr().err
+
+
+def test_null_options_reach_the_config():
+    from skconn.cli import _config, _parser
+
+    args = _parser().parse_args(["benchmark", "--null-kind", "permute",
+                                 "--null-selection", "published"])
+    config = _config(args)
+    assert (config.null_kind, config.null_selection) == ("permute", "published")

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
@@ -22,7 +23,7 @@ from ..pairs import make_pairs
 from ._nulls import null_permutations
 from ._registry import SPLITS, check_models
 from ._store import RunFolder, dataset_fingerprint
-from ._tasks import DATA_KINDS, FoldTask, make_tasks, run_fold
+from ._tasks import DATA_KINDS, OBSERVED, SPIN_NULL, FoldTask, make_tasks, run_fold
 
 __all__ = ["load_dataset", "run_benchmark", "run_job"]
 
@@ -243,10 +244,46 @@ def _write_reports(folder: RunFolder, config: BenchmarkConfig, connectome, keys,
     rows = _with_new_metrics(folder, keys, rows, connectome)
     folds = _sorted_folds(rows, config)
     folder.write_folds(folds)
-    table = summarize(folds)
+    table = with_fold_p_values(summarize(folds), folds)
     folder.write_table("summary.csv", lambda p: table.to_csv(p))
-    text = summary_markdown(table)
+    text = summary_markdown(table) + _p_folds_markdown(table)
     folder.write_table("summary.md", lambda p: p.write_text(text + "\n"))
     folder.write_config(config, connectome, digest, folds)
     write_result_figures(folder.path, folds, connectome)
     return folds
+
+
+def with_fold_p_values(table: pd.DataFrame, folds: pd.DataFrame,
+                       metric: str = "pearson_r") -> pd.DataFrame:
+    """``table`` (of :func:`summarize`) with ``p_folds`` on its observed-data rows.
+
+    ``p_folds``: for each model and split, the fraction of null folds whose
+    ``metric`` is at or above that of the observed fold they pair with (same
+    repeat and fold: repeat r scores the true data and null ``r % K`` on the same
+    folds). NaN without nulls.
+    """
+    if "data" not in table.index.names or "split" not in table.index.names \
+            or metric not in folds:
+        return table
+    keys = ["model", "split", "repeat", "fold"]
+    true = folds[folds["data"] == OBSERVED].set_index(keys)[metric]
+    null = folds[folds["data"] == SPIN_NULL].set_index(keys)[metric]
+    paired = pd.concat({"true": true, "null": null}, axis=1, join="inner").dropna()
+    p = (paired["null"] >= paired["true"]).groupby(level=["model", "split"], sort=False).mean()
+    table = table.copy()
+    table["p_folds"] = [p.get((m, s), np.nan) if d == OBSERVED else np.nan
+                        for m, s, d in table.index]
+    return table
+
+
+def _p_folds_markdown(table: pd.DataFrame) -> str:
+    """A markdown table of ``p_folds`` per model and split ("" without nulls)."""
+    if "p_folds" not in table or not table["p_folds"].notna().any():
+        return ""
+    rows = table["p_folds"].dropna()
+    lines = ["", "", "| model | split | p_folds |", "|---|---|---|"]
+    lines += [f"| {m} | {s} | {p:.3f} |" for (m, s, _), p in rows.items()]
+    lines.append("")
+    lines.append("p_folds: fraction of null folds whose Pearson r is at or above that of the "
+                 "observed fold they pair with (same repeat and fold).")
+    return "\n".join(lines)

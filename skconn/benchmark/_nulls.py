@@ -86,19 +86,35 @@ def null_permutations(connectome: Connectome, config: BenchmarkConfig, out: Path
     """The job's nulls; the saved ones only if ``reuse`` (the folder's stamp matched)."""
     if config.nulls == 0:
         return None
-    from ..nulls import cge_matched_spins
+    from .._permutations import warn_if_near_identity
+    from ..nulls import cge_matched_spins, make_nulls
 
     cached = out / "nulls.npz"
     if reuse and cached.exists():
-        return np.load(cached)["permutations"]
-    perms, diagnostics, spins = cge_matched_spins(
-        connectome, n_spins=config.n_spins, k=config.nulls, random_state=config.seed,
-        n_jobs=config.n_jobs, return_all=True,
-    )
+        perms = np.load(cached)["permutations"]
+        # a folder written before near-identity spins were excluded resumes with its nulls
+        warn_if_near_identity(perms, where="the benchmark (cached nulls.npz)", stacklevel=3)
+        return perms
+    if config.null_kind == "cge_matched":
+        perms, diagnostics, spins = cge_matched_spins(
+            connectome, n_spins=config.n_spins, k=config.nulls, random_state=config.seed,
+            n_jobs=config.n_jobs, return_all=True, selection=config.null_selection,
+        )
+    else:
+        perms, diagnostics = make_nulls(
+            connectome, config.nulls, kind=config.null_kind, n_spins=config.n_spins,
+            random_state=config.seed, n_jobs=config.n_jobs, return_diagnostics=True,
+        )
+        spins = None
+    diagnostics = diagnostics.assign(null_kind=config.null_kind,
+                                     null_selection=config.null_selection)
     atomic_write(out / "null_diagnostics.csv", lambda p: diagnostics.to_csv(p, index=False))
-    table = cge_curve_table(connectome, diagnostics, spins, perms)
-    atomic_write(out / "cge_curve.csv", lambda p: table.to_csv(p, index=False))
-    write_null_figure(out / "cge_distance.png", connectome, diagnostics, spins)
+    if spins is not None:
+        table = cge_curve_table(connectome, diagnostics, spins, perms)
+        atomic_write(out / "cge_curve.csv", lambda p: table.to_csv(p, index=False))
+        write_null_figure(out / "cge_distance.png", connectome, diagnostics, spins)
+    warn_if_near_identity(perms, where=f"the benchmark ({config.null_kind} nulls)",
+                          stacklevel=3)
     # written last: its presence means the nulls (and their figure) are complete
     atomic_write(cached, lambda p: np.savez(p.open("wb"), permutations=perms))
     return perms

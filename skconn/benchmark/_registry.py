@@ -70,6 +70,10 @@ MODELS: dict[str, ModelSpec] = {
     "pls_bilinear": ModelSpec("PLSBilinearRegressor", {"n_components": [5, 10, 25]}),
     "low_rank": ModelSpec("LowRankBilinearRegressor",
                           {"rank": [5, 10, 20], "alpha": [1e-3, 1e-2, 1e-1]}),
+    # coordinates alone (the two regions' MNI coordinates, no expression): the bar a
+    # coordinate-aware model must clear, identical on the true data and on any null
+    "coords_only": ModelSpec("CoordinateRegressor"),
+    # (a neural coordinates-only MLP family goes here once its estimator exists)
     "mlp": ModelSpec("PairMLPRegressor", {"module__dropout": [0.1, 0.3]},
                      {"module__use_coords": False}),
     "mlp_coords": ModelSpec("PairMLPRegressor", {"module__dropout": [0.1, 0.3]},

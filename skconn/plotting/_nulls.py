@@ -90,7 +90,12 @@ def plot_cge_curves(connectome, diagnostics, perms=None, *, n_show=3, ax=None, f
     for name, spins, color in groups:
         for j, spin in enumerate(spins):
             row = diagnostics.loc[spin]
-            label = f"{name} nulls" if j == 0 else None
+            label = f"{name} {spin}" if name == "best" else (
+                f"{name} nulls" if j == 0 else None)
+            if name == "best" and "fraction_kept" in row and "mean_displacement" in row:
+                # how far the null moved the data: a near-identity null keeps most in place
+                label = (f"spin {spin}: {row['fraction_kept']:.0%} kept, "
+                         f"{row['mean_displacement']:.0f} mm")
             if bins is not None:
                 ax.plot(bins.centers, bins.means(cge, perms[[spin]])[0], ".", color=color,
                         alpha=0.4, ms=3)

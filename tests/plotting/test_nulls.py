@@ -24,7 +24,12 @@ def test_cge_curve_plot(matched):
     fig = plot_cge_curves(c, diag, perms, n_show=2)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["best nulls", "worst nulls", "true data"]
+    from skconn.plotting._nulls import shown_nulls
+
+    best, _ = shown_nulls(diag, 2)
+    want = [f"spin {s}: {diag.loc[s, 'fraction_kept']:.0%} kept, "
+            f"{diag.loc[s, 'mean_displacement']:.0f} mm" for s in best]
+    assert labels == [*want, "worst nulls", "true data"]
     assert ax.get_xlabel() == "distance (mm)"
     plt.close(fig)
     fig, ax = plt.subplots()
