@@ -134,7 +134,7 @@ class BenchmarkConfig:
 
     Examples
     --------
-    >>> from skconn._config import BenchmarkConfig
+    >>> from skconn.benchmark import BenchmarkConfig
     >>> cfg = BenchmarkConfig(models=["exp_decay"], repeats=2)
     >>> BenchmarkConfig.from_toml_text(cfg.to_toml()) == cfg
     True
@@ -294,7 +294,7 @@ class BenchmarkConfig:
 
         Examples
         --------
-        >>> from skconn._config import BenchmarkConfig
+        >>> from skconn.benchmark import BenchmarkConfig
         >>> sorted(BenchmarkConfig().fingerprint_fields())  # doctest: +NORMALIZE_WHITESPACE
         ['data', 'folds', 'inner_folds', 'n_iter', 'n_spins', 'nulls', 'repeats', 'search',
          'seed']

@@ -104,7 +104,6 @@ def test_docstring_check_sees_the_problems_it_looks_for():
                for where, _ in _public_docstrings())
 
 
-@pytest.mark.xfail(strict=True, reason="docstring rewording pending merge")
 def test_public_docstrings_stand_alone():
     problems = _docstring_problems()
     assert not problems, "public docstrings cite REFERENCE or a private path:\n" + \

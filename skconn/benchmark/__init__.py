@@ -1,10 +1,10 @@
 """The main job: nested region-level cross-validation of several models on one dataset.
 
-Modules, one job each: ``_registry`` (model families, their grids and resolved
-parameters), ``_tasks`` (one :class:`~skconn.benchmark._tasks.FoldTask` per fit),
-``_nulls`` (the job's null permutations and their figure), ``_store`` (the output
-folder) and ``_job`` (:func:`run_benchmark`, :func:`run_job`). Summaries live in
-:mod:`skconn.metrics._summary`, where the figures and the command line read them too.
+Its modules, one job each, hold the model families with their grids and resolved
+parameters, one task per fit, the job's null permutations and their figure, the
+output folder, and :func:`run_benchmark` / :func:`run_job`; the contributor page
+(architecture) lists them. Summaries (:func:`summarize`, :func:`format_summary`)
+live with the metrics, where the figures and the command line read them too.
 """
 
 from .._config import BenchmarkConfig

@@ -156,7 +156,7 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     Examples
     --------
     >>> import tempfile
-    >>> from skconn._config import BenchmarkConfig
+    >>> from skconn.benchmark import BenchmarkConfig
     >>> from skconn.benchmark import run_job
     >>> from skconn.datasets import make_toy_connectome
     >>> cfg = BenchmarkConfig(models=["exp_decay"], repeats=1, folds=2, nulls=0,
