@@ -22,17 +22,20 @@ __all__ = ["BenchmarkConfig"]
 _DEFAULT_MODELS = ("exp_decay", "connectome_model", "pls_bilinear", "low_rank")
 
 #: Fields by expected type (``autocast`` is checked on its own).
-_INT_FIELDS = ("repeats", "folds", "n_iter", "inner_folds", "nulls", "n_spins", "seed", "n_jobs")
-_STR_FIELDS = ("data", "search", "device", "output", "null_kind", "null_selection")
+_INT_FIELDS = ("repeats", "folds", "n_iter", "inner_folds", "nulls", "n_spins", "seed", "n_jobs",
+               "spin_test")
+_STR_FIELDS = ("data", "search", "device", "output", "null_kind", "null_selection", "unsampled")
 _PATH_FIELDS = ("data", "output")
 _LIST_FIELDS = ("models", "splits")
 
 #: Fields that do not change a fold's result (see :meth:`BenchmarkConfig.fingerprint`).
-_NOT_FINGERPRINTED = ("n_jobs", "output", "device", "autocast", "models", "splits", "variants")
+_NOT_FINGERPRINTED = ("n_jobs", "output", "device", "autocast", "models", "splits", "variants",
+                      "spin_test")
 
 #: Options added after folders existed: hashed only when they differ from their default,
 #: so that a folder written before they existed keeps its fingerprint (and resumes).
-_FINGERPRINTED_IF_CHANGED = {"null_kind": "cge_matched", "null_selection": "moved"}
+_FINGERPRINTED_IF_CHANGED = {"null_kind": "cge_matched", "null_selection": "moved",
+                             "unsampled": "drop"}
 
 #: Null kinds of the main job (as :data:`skconn.nulls.NULL_KINDS`; not imported: the
 #: configuration imports nothing of the library).
@@ -125,6 +128,21 @@ class BenchmarkConfig:
         spins before ranking; ``"published"`` ranks all spins as Ratzan et al.
         (NeurIPS 2025) did, for comparison (on 400 parcels its top nulls can be
         the data shifted by a fraction of a parcel; the job then warns).
+    unsampled : {"drop", "impute"}, default="drop"
+        Regions without AHBA samples: ``"drop"`` leaves them out of every fold;
+        ``"impute"`` keeps them, each model then runs behind a
+        :class:`skconn.preprocessing.RegionImputer` that re-imputes them from the
+        training regions of each fold (no test region informs a training
+        feature), and the nulls are drawn on the connectome imputed from every
+        sampled region (:func:`skconn.datasets.impute_missing_regions`; the CGE
+        curve is a property of the whole atlas, not fitted to any fold).
+    spin_test : int, default=1000
+        Spins of the classic spin test (``p_spin`` in the summary, figure
+        ``spin_test.png``): the families with a closed form
+        (:data:`skconn.benchmark.MODELS` entries with ``spin_test=True``) are
+        refitted on the full data under this many plain spins
+        (:func:`skconn.nulls.spin_test`). 0 skips it. It does not change the
+        folds, so a folder can be resumed with another value.
     variants : dict of str to dict, default={}
         Model variants: a new model name mapped to ``{"model": family, **params}``,
         the family's default estimator with ``set_params(**params)``, e.g.
@@ -158,6 +176,8 @@ class BenchmarkConfig:
     variants: dict[str, dict] = field(default_factory=dict)
     null_kind: str = "cge_matched"
     null_selection: str = "moved"
+    unsampled: str = "drop"
+    spin_test: int = 1000
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -170,6 +190,10 @@ class BenchmarkConfig:
         if self.null_selection not in ("moved", "published"):
             raise ValueError("null_selection must be 'moved' or 'published', "
                              f"got {self.null_selection!r}")
+        if self.unsampled not in ("drop", "impute"):
+            raise ValueError(f"unsampled must be 'drop' or 'impute', got {self.unsampled!r}")
+        if self.spin_test < 0:
+            raise ValueError(f"spin_test must be >= 0 (0: no spin test), got {self.spin_test}")
         if self.search not in ("none", "grid", "random"):
             raise ValueError(f"search must be 'none', 'grid' or 'random', got {self.search!r}")
         for name in ("repeats", "n_iter", "n_spins"):
@@ -288,8 +312,8 @@ class BenchmarkConfig:
 
     def fingerprint_fields(self) -> dict:
         """The options :meth:`fingerprint` hashes, by name (every field but those of
-        ``_NOT_FINGERPRINTED``; ``null_kind`` and ``null_selection`` only when they
-        differ from their defaults, so that folders written before these options
+        ``_NOT_FINGERPRINTED``; ``null_kind``, ``null_selection`` and ``unsampled``
+        only when they differ from their defaults, so that folders written before these options
         existed keep their fingerprint and resume with their cached nulls).
 
         Examples

@@ -97,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
                             "or rank all spins as published")
     bench.add_argument("--n-spins", type=int,
                        help=f"spins screened for the nulls (default {defaults.n_spins})")
+    bench.add_argument("--unsampled", choices=("drop", "impute"),
+                       help="regions without AHBA samples: drop them (default), or keep them, "
+                            "imputed from the training regions of each fold")
+    bench.add_argument("--spin-test", type=int,
+                       help="plain spins of the classic spin test (p_spin) of the closed-form "
+                            f"models on the full data; 0: none (default {defaults.spin_test})")
     bench.add_argument("--seed", type=int,
                        help=f"seed of the first repeat (default {defaults.seed})")
     bench.add_argument("--n-jobs", type=int,
@@ -126,8 +132,9 @@ def _config(args: argparse.Namespace):
 
 
 def _benchmark(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .benchmark import run_job
-    from .metrics._summary import summarize, summary_markdown
 
     start = time.perf_counter()
     try:
@@ -137,8 +144,8 @@ def _benchmark(args: argparse.Namespace) -> int:
         return 2
     if not args.quiet:
         print(f"# skconn {__version__} benchmark -> {config.output}", file=sys.stderr)
-    folds = run_job(config, progress=not args.quiet)
-    print(summary_markdown(summarize(folds)))  # as in summary.md
+    run_job(config, progress=not args.quiet)
+    print((Path(config.output) / "summary.md").read_text(encoding="utf-8"), end="")
     if not args.quiet:
         print(f"# done in {time.perf_counter() - start:.1f} s; results in {config.output}",
               file=sys.stderr)

@@ -16,12 +16,13 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from .._config import BenchmarkConfig
-from ..datasets import Connectome, load_connectome, load_default
+from ..datasets import Connectome, impute_missing_regions, load_connectome, load_default
 from ..metrics import REPORT_KEYS, score_report
 from ..metrics._summary import summarize, summary_markdown
 from ..pairs import make_pairs
 from ._nulls import null_permutations
 from ._registry import SPLITS, check_models
+from ._spin import spin_test_table, write_spin_figure
 from ._store import RunFolder, dataset_fingerprint
 from ._tasks import DATA_KINDS, OBSERVED, SPIN_NULL, FoldTask, make_tasks, run_fold
 
@@ -173,16 +174,11 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     resuming = folder.check_config(config)
     if connectome is None:
         connectome = load_dataset(config.data)
-    if not connectome.sampled.all():
-        # nulls permute expression over every region, so unsampled ones go for all runs alike
-        unsampled = connectome.labels[~connectome.sampled].tolist()
-        warnings.warn(f"dropping {len(unsampled)} region(s) without expression: {unsampled[:5]}",
-                      UserWarning, stacklevel=2)
-        connectome = connectome.subset(connectome.sampled)
+    connectome, imputed = _unsampled_regions(connectome, config)
     digest = dataset_fingerprint(connectome)
     folder.check_dataset(digest)
     folder.prepare()
-    nulls = null_permutations(connectome, config, folder.path, reuse=resuming)
+    nulls = null_permutations(imputed, config, folder.path, reuse=resuming)
     tasks = list(make_tasks(connectome, config, nulls))
     # stamped only now that the data, nulls and folds were built: a run that failed
     # before (bad path, too few spins or regions) leaves the folder free for the fix
@@ -203,7 +199,24 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
         folder.write_folds(_sorted_folds([rows[k] for k in keys if k in rows], config))
         bar.update()
     bar.close()
-    return _write_reports(folder, config, connectome, keys, digest)
+    return _write_reports(folder, config, imputed, keys, digest)
+
+
+def _unsampled_regions(connectome: Connectome,
+                       config: BenchmarkConfig) -> tuple[Connectome, Connectome]:
+    """The job's data (``unsampled="drop"``: sampled regions only) and the copy the nulls
+    and the spin test are drawn on (``"impute"``: imputed from every sampled region)."""
+    if connectome.sampled.all():
+        return connectome, connectome
+    unsampled = connectome.labels[~connectome.sampled].tolist()
+    if config.unsampled == "impute":
+        return connectome, impute_missing_regions(connectome)
+    # nulls permute expression over every region, so unsampled ones go for all runs alike
+    warnings.warn(f"dropping {len(unsampled)} region(s) without expression: {unsampled[:5]} "
+                  "(--unsampled impute keeps them, imputed fold by fold)",
+                  UserWarning, stacklevel=3)
+    kept = connectome.subset(connectome.sampled)
+    return kept, kept
 
 
 def _keyed_fold(task: FoldTask) -> tuple[str, tuple[dict, dict]]:
@@ -244,9 +257,13 @@ def _write_reports(folder: RunFolder, config: BenchmarkConfig, connectome, keys,
     rows = _with_new_metrics(folder, keys, rows, connectome)
     folds = _sorted_folds(rows, config)
     folder.write_folds(folds)
-    table = with_fold_p_values(summarize(folds), folds)
+    spins = spin_test_table(connectome, config, folder.path)
+    table = with_spin_p_values(with_fold_p_values(summarize(folds), folds), spins)
     folder.write_table("summary.csv", lambda p: table.to_csv(p))
-    text = summary_markdown(table) + _p_folds_markdown(table)
+    if len(spins):
+        folder.write_table("spin_test.csv", lambda p: spins.to_csv(p, index=False))
+        write_spin_figure(folder.path / "spin_test.png", spins)
+    text = summary_markdown(table) + _p_values_markdown(table, spins)
     folder.write_table("summary.md", lambda p: p.write_text(text + "\n"))
     folder.write_config(config, connectome, digest, folds)
     write_result_figures(folder.path, folds, connectome)
@@ -276,14 +293,37 @@ def with_fold_p_values(table: pd.DataFrame, folds: pd.DataFrame,
     return table
 
 
-def _p_folds_markdown(table: pd.DataFrame) -> str:
-    """A markdown table of ``p_folds`` per model and split ("" without nulls)."""
-    if "p_folds" not in table or not table["p_folds"].notna().any():
+def with_spin_p_values(table: pd.DataFrame, spins: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``p_spin`` (of :func:`~._spin.spin_test_table`) on its observed-data
+    rows: one value per model (the full data has no split), NaN for the models not tested."""
+    if "data" not in table.index.names:
+        return table
+    p = dict(zip(spins["model"], spins["p_spin"], strict=True))
+    table = table.copy()
+    table["p_spin"] = [p.get(m, np.nan) if d == OBSERVED else np.nan
+                       for m, _, d in table.index]
+    return table
+
+
+def _p_values_markdown(table: pd.DataFrame, spins: pd.DataFrame) -> str:
+    """A markdown table of ``p_folds`` and ``p_spin`` per model and split ("" without
+    either)."""
+    columns = [c for c in ("p_folds", "p_spin") if c in table and table[c].notna().any()]
+    if not columns:
         return ""
-    rows = table["p_folds"].dropna()
-    lines = ["", "", "| model | split | p_folds |", "|---|---|---|"]
-    lines += [f"| {m} | {s} | {p:.3f} |" for (m, s, _), p in rows.items()]
+    rows = table.loc[table[columns].notna().any(axis=1), columns]
+    lines = ["", "", "| model | split | " + " | ".join(columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    lines += [f"| {m} | {s} | " + " | ".join("" if np.isnan(v) else f"{v:.3f}" for v in vals)
+              + " |" for (m, s, _), vals in zip(rows.index, rows.to_numpy(), strict=True)]
     lines.append("")
-    lines.append("p_folds: fraction of null folds whose Pearson r is at or above that of the "
-                 "observed fold they pair with (same repeat and fold).")
+    if "p_folds" in columns:
+        lines.append("p_folds: fraction of null folds whose Pearson r is at or above that of "
+                     "the observed fold they pair with (same repeat and fold).")
+    if "p_spin" in columns:
+        n = int(spins["n_spins"].iloc[0])
+        lines.append(f"p_spin: classic spin test, (1 + #{{null >= observed}}) / ({n} + 1) over "
+                     f"{n} plain spins (distinct, none keeping more than 10% of regions in place), "
+                     "each model refitted and scored on all pairs of the full data (the same "
+                     "value for every split); spin_test.csv, spin_test.png.")
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+from sklearn.pipeline import Pipeline
 
 from ..metrics import pearson_scorer
 from ..model_selection import RandomRegionSplit, SpatialRegionSplit
@@ -33,6 +34,12 @@ class ModelSpec:
     params : dict, default={}
         Parameters the family sets on the class's defaults (e.g.
         ``{"use_cls": True}``).
+    spin_test : bool, default=False
+        Whether the main job runs the classic spin test (``p_spin``) on this
+        family: refits on the full data under many spins, affordable where
+        :func:`skconn.nulls.spin_test` batches them (the Connectome Model). PLS
+        refits its encoder for every spin (0.1-0.6 s each on the shared atlases):
+        run its spin test with :func:`skconn.nulls.spin_test` directly.
 
     Examples
     --------
@@ -44,6 +51,7 @@ class ModelSpec:
     estimator: str
     grid: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+    spin_test: bool = False
 
     def build(self, seed: int, device: str) -> BaseEstimator:
         """A fresh estimator: ``random_state=seed`` and ``device`` where it has them."""
@@ -66,14 +74,16 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     "exp_decay": ModelSpec("ExpDecayRegressor", {"mirror_x": [True, False]}),
     "connectome_model": ModelSpec("ConnectomeModelRegressor",
-                                  {"penalty": ["ridge", "kronecker"]}),
+                                  {"penalty": ["ridge", "kronecker"]}, spin_test=True),
     "pls_bilinear": ModelSpec("PLSBilinearRegressor", {"n_components": [5, 10, 25]}),
     "low_rank": ModelSpec("LowRankBilinearRegressor",
                           {"rank": [5, 10, 20], "alpha": [1e-3, 1e-2, 1e-1]}),
     # coordinates alone (the two regions' MNI coordinates, no expression): the bar a
     # coordinate-aware model must clear, identical on the true data and on any null
     "coords_only": ModelSpec("CoordinateRegressor"),
-    # (a neural coordinates-only MLP family goes here once its estimator exists)
+    # the paper's coordinates-only MLP (appendix Table 3): the neural version of that bar
+    "coords_mlp": ModelSpec("PairMLPRegressor", {"module__dropout": [0.1, 0.3]},
+                            {"use_coords": True, "use_expression": False}),
     "mlp": ModelSpec("PairMLPRegressor", {"module__dropout": [0.1, 0.3]},
                      {"module__use_coords": False}),
     "mlp_coords": ModelSpec("PairMLPRegressor", {"module__dropout": [0.1, 0.3]},
@@ -210,8 +220,11 @@ def search_grid(name: str, variants: dict | None) -> dict:
     return {k: v for k, v in MODELS[family].grid.items() if k not in params}
 
 
-def with_search(model, name, search, split, inner_folds, n_iter, seed, variants=None):
-    grid = search_grid(name, variants)
+def with_search(model, name, search, split, inner_folds, n_iter, seed, variants=None,
+                prefix=""):
+    """``model`` inside the inner search of its grid (keys prefixed by ``prefix``, e.g.
+    ``"model__"`` for a pipeline's last step), or ``model`` itself without a search."""
+    grid = {prefix + k: v for k, v in search_grid(name, variants).items()}
     if search == "none" or not grid:
         return model
     inner = SPLITS[split](inner_folds, random_state=seed)
@@ -223,6 +236,8 @@ def with_search(model, name, search, split, inner_folds, n_iter, seed, variants=
 
 def ran_on(model) -> str:
     """Where a fitted model ran: "cpu", or a neural model's device, "+bf16" under autocast."""
+    if isinstance(model, Pipeline):
+        model = model[-1]
     if not hasattr(model, "_autocast_enabled"):
         return "cpu"
     import torch

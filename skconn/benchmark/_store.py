@@ -152,8 +152,11 @@ class RunFolder:
         if stored.fingerprint() != self._stamp("fingerprint.txt"):
             return []  # not the configuration of the stamp (edited by hand): say nothing
         mine, theirs = config.fingerprint_fields(), stored.fingerprint_fields()
-        return [f"--{k.replace('_', '-')}: {mine[k]} here, {theirs[k]} in the folder"
-                for k in mine if mine[k] != theirs.get(k)]
+        defaults = BenchmarkConfig().to_dict()  # an option hashed only off its default
+        return [f"--{k.replace('_', '-')}: {mine.get(k, defaults[k])} here, "
+                f"{theirs.get(k, defaults[k])} in the folder"
+                for k in dict.fromkeys([*mine, *theirs])
+                if mine.get(k, defaults[k]) != theirs.get(k, defaults[k])]
 
     def write_stamps(self, config: BenchmarkConfig, digest: str, stamped: dict) -> None:
         """Mark the folder as this configuration's on this dataset (once it can run folds);

@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+from sklearn.pipeline import Pipeline
 
 from .._config import BenchmarkConfig
 from ..datasets import Connectome
+from ..exceptions import NearIdentityNullWarning
 from ..metrics import score_report
 from ..pairs import RegionPairs, make_pairs
+from ..preprocessing import RegionImputer
 from ._registry import SPLITS, make_model, ran_on, with_search
 
-__all__ = ["DATA_KINDS", "OBSERVED", "SPIN_NULL", "FoldTask", "data_variants", "make_tasks",
-           "run_fold"]
+__all__ = ["DATA_KINDS", "OBSERVED", "SPIN_NULL", "FoldTask", "data_variants", "fold_model",
+           "fold_pairs", "make_tasks", "run_fold"]
 
 #: Values of the ``data`` column: the observed expression, or a CGE-matched spin null.
 #: (Not "true"/"null", which ``pandas.read_csv`` would read as a boolean and a NaN.)
@@ -32,6 +36,9 @@ OBSERVED, SPIN_NULL = "observed", "spin-null"
 
 #: Every kind of data, in the order of the reports.
 DATA_KINDS = (OBSERVED, SPIN_NULL)
+
+#: ``unsampled`` of the configuration -> ``missing`` of :func:`~skconn.pairs.make_pairs`.
+_MISSING = {"drop": "drop", "impute": "impute"}
 
 
 def data_variants(repeat: int, nulls: np.ndarray | None) -> list[tuple[str, int]]:
@@ -95,10 +102,31 @@ class FoldTask:
                 "null_index": self.null_index}
 
 
+def fold_pairs(connectome: Connectome, config: BenchmarkConfig,
+               nulls: np.ndarray | None) -> tuple[RegionPairs, np.ndarray]:
+    """The job's pairs: every data variant stacked; with ``unsampled="impute"`` over every
+    region (a ``sampled`` column marks the imputed ones for the models' RegionImputer)."""
+    with warnings.catch_warnings():
+        # the nulls' near-identity warning was given once, where the job drew them
+        warnings.simplefilter("ignore", NearIdentityNullWarning)
+        return make_pairs(connectome, nulls=nulls, missing=_MISSING[config.unsampled])
+
+
+def fold_model(name: str, seed: int, split: str, config: BenchmarkConfig) -> BaseEstimator:
+    """The estimator a fold fits: the model (in its inner search), behind a fold-wise
+    :class:`~skconn.preprocessing.RegionImputer` with ``unsampled="impute"``."""
+    model = make_model(name, seed, config.device, config.autocast, config.variants)
+    impute = config.unsampled == "impute"
+    if impute:
+        model = Pipeline([("impute", RegionImputer()), ("model", model)])
+    return with_search(model, name, config.search, split, config.inner_folds, config.n_iter,
+                       seed, config.variants, prefix="model__" if impute else "")
+
+
 def make_tasks(connectome: Connectome, config: BenchmarkConfig,
                nulls: np.ndarray | None) -> Iterator[FoldTask]:
     """Every (model, split, repeat, fold, data) unit of the job, in a fixed order."""
-    X, y = make_pairs(connectome, nulls=nulls)
+    X, y = fold_pairs(connectome, config, nulls)
     n_base = len(X) // X.n_variants  # pairs per data variant (RegionPairs' word)
     base = X[:n_base]
     for split in config.splits:
@@ -108,12 +136,7 @@ def make_tasks(connectome: Connectome, config: BenchmarkConfig,
             for fold, (train, test) in enumerate(cv.split(base)):
                 for kind, data_variant in data_variants(repeat, nulls):
                     for name in config.models:
-                        model = with_search(
-                            make_model(name, seed, config.device, config.autocast,
-                                       config.variants),
-                            name, config.search, split, config.inner_folds, config.n_iter,
-                            seed, config.variants,
-                        )
+                        model = fold_model(name, seed, split, config)
                         yield FoldTask(
                             model_name=name, split=split, repeat=repeat, fold=fold, seed=seed,
                             data=kind, data_variant=data_variant, dataset=connectome.name,
@@ -134,7 +157,8 @@ def run_fold(task: FoldTask) -> tuple[dict, dict]:
     fit_time = time.perf_counter() - start
     pred = fitted.predict(X[test])
     report = score_report(y[test], pred, X[test])
-    params = getattr(fitted, "best_params_", {})
+    params = {k.removeprefix("model__"): v
+              for k, v in getattr(fitted, "best_params_", {}).items()}
     row = {**task.meta(), "fit_time": fit_time, **report,
            "params": json.dumps(params, default=str),
            "device": ran_on(getattr(fitted, "best_estimator_", fitted))}

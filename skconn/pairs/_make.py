@@ -84,7 +84,12 @@ def make_pairs(
         What to do with regions whose expression is all NaN: drop them with a
         warning, fill them with :func:`skconn.datasets.impute_missing_regions`
         (the region table of ``X`` then has a boolean ``sampled`` column, which
-        :class:`skconn.preprocessing.RegionImputer` uses), or raise.
+        :class:`skconn.preprocessing.RegionImputer` uses), or raise. With
+        ``nulls``, only ``"impute"`` keeps unsampled regions: the nulls then
+        permute all R regions of the imputed connectome (draw them on
+        ``impute_missing_regions(connectome)``), and a ``RegionImputer`` in a
+        pipeline re-imputes the unsampled rows from the training regions before
+        the null variants read them.
 
     Returns
     -------
@@ -98,7 +103,7 @@ def make_pairs(
     ValueError
         On an unknown option, fewer than two sampled regions, malformed nulls
         (wrong length, a repeated region), or nulls combined with unsampled
-        regions.
+        regions unless ``missing="impute"``.
     TypeError
         If ``nulls`` is not integer (e.g. a null kind given as a string).
 
@@ -123,12 +128,13 @@ def make_pairs(
     sampled = connectome.sampled
     if not sampled.all():
         unsampled = connectome.labels[~sampled].tolist()
-        if nulls is not None:
+        if nulls is not None and missing != "impute":
             raise ValueError(
                 f"nulls need every region sampled, but {len(unsampled)} region(s) have no "
                 f"expression (e.g. {unsampled[:3]}): keep the sampled regions with "
-                "Connectome.subset(connectome.sampled), or impute the others with "
-                "skconn.datasets.impute_missing_regions, then draw the nulls for that connectome"
+                "Connectome.subset(connectome.sampled), or impute the others (here with "
+                "missing='impute', or with skconn.datasets.impute_missing_regions) and draw "
+                "the nulls for the imputed connectome"
             )
         if missing == "raise":
             raise ValueError(f"{len(unsampled)} region(s) have no expression: {unsampled[:5]}")

@@ -67,6 +67,11 @@ class RegionImputer(VersionedStateMixin, PairOutputMixin, TransformerMixin, Base
     ``connectome.labels[~connectome.sampled]``, as ``missing`` and this
     transformer overwrites them fold by fold.
 
+    With null variants (``make_pairs(connectome, nulls=..., missing="impute")``)
+    the re-imputed rows are those of the shared feature table, which every null
+    variant indexes: a null that shows an unsampled region's expression shows
+    the estimate from the training regions, as the true data does.
+
     Its output is always a ``RegionPairs``; ``set_output(transform="pandas")`` is
     accepted (so a whole pipeline can be set to pandas output) and leaves it a
     ``RegionPairs``, as the other region transformers do.
@@ -201,8 +206,6 @@ class RegionImputer(VersionedStateMixin, PairOutputMixin, TransformerMixin, Base
                 "X has other region features (genes) than this imputer was fitted on, "
                 "or the same ones in another order"
             )
-        if X.n_variants > 1 and self.missing_.any():
-            raise ValueError("null variants need every region sampled; impute before the nulls")
         features = X.feature_table.copy()
         targets = np.flatnonzero(self.missing_)
         if targets.size:
