@@ -358,8 +358,52 @@ def test_predictions_and_figures_say_which_split_they_show(tmp_path, monkeypatch
     assert set(predictions["split"]) == {"spatial"} and set(predictions["repeat"]) == {0}
     assert sorted(set(predictions["fold"])) == [0, 1, 2]
     assert set(predictions["data"]) == {"observed"}
-    assert set(titles) == {"connectomes.png", "scatter.png", "metrics.png"}
+    assert set(titles) == {"connectomes.png", "scatter.png", "brain.png", "metrics.png"}
     assert all("spatial split" in t for t in titles.values()), titles
+
+
+def test_brain_figure_shows_the_best_models_out_of_fold_connectome(tmp_path, monkeypatch):
+    import skconn.plotting._results as results
+    from skconn.pairs import make_pairs
+    from skconn.plotting import pairs_to_matrix
+
+    calls, titles = [], {}
+    real_plot, real_save = results.plot_brain_connectomes, results._save
+
+    def plot(source, observed, predicted, **kwargs):
+        calls.append((source, observed, predicted, kwargs))
+        return real_plot(source, observed, predicted, **kwargs)
+
+    def save(fig, path):
+        titles[path.name] = fig._suptitle.get_text() if fig._suptitle else ""
+        real_save(fig, path)
+
+    monkeypatch.setattr(results, "plot_brain_connectomes", plot)
+    monkeypatch.setattr(results, "_save", save)
+    connectome = _toy()
+    config = _toy_config(tmp_path, models=["exp_decay", "connectome_model"],
+                         splits=["spatial", "random"], repeats=2, folds=3)
+    folds = run_job(config, progress=False, connectome=connectome)
+    png = (tmp_path / "brain.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    observed = folds[(folds["split"] == "spatial") & (folds["data"] == "observed")]
+    means = observed.groupby("model")["pearson_r"].mean()
+    best = means.idxmax()
+    assert means[best] > means.drop(best).max()  # a real choice between the two models
+    (source, true_fc, predicted, kwargs), = calls
+    assert list(predicted) == [best]
+    assert "edge_threshold" not in kwargs  # the default: the strongest 2% of edges
+    # the predicted matrix: the best model's test-fold predictions of repeat 0, true data
+    X, y = make_pairs(connectome)
+    parts = [np.load(tmp_path / "runs" / f"{best}__spatial__r0__f{f}__observed.npz")
+             for f in range(3)]
+    expected = pairs_to_matrix(np.vstack([p["pairs"] for p in parts]),
+                               np.concatenate([p["y_pred"] for p in parts]), X.n_regions)
+    np.testing.assert_array_equal(predicted[best], expected)
+    assert np.isnan(expected).any() and np.isfinite(expected).any()  # cross pairs left out
+    np.testing.assert_allclose(true_fc, pairs_to_matrix(X.pairs, y, X.n_regions))
+    assert source.labels.tolist() == connectome.labels.tolist()  # regions in matrix order
+    assert f"{best}" in titles["brain.png"] and "spatial split, repeat 0" in titles["brain.png"]
 
 
 def test_a_model_variant_runs_next_to_its_family_on_the_same_folds(ukbb100, tmp_path):

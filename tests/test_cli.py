@@ -39,7 +39,8 @@ def test_benchmark_on_a_dataset_folder_writes_tables_and_figures(shared_data, tm
     summary = pd.read_csv(out / "summary.csv").set_index(["model", "data"])
     assert summary.loc[("connectome_model", "observed"), "n_runs"] == 6
     assert (out / "summary.md").read_text().startswith("| model |")
-    for figure in ("connectomes.png", "scatter.png", "metrics.png", "cge_distance.png"):
+    for figure in ("connectomes.png", "scatter.png", "brain.png", "metrics.png",
+                   "cge_distance.png"):
         assert (out / figure).stat().st_size > 10_000
     predictions = pd.read_csv(out / "predictions.csv")
     assert set(predictions.columns) >= {"model", "i", "j", "y_true", "y_pred", "distance"}

@@ -128,8 +128,12 @@ def run_job(config: BenchmarkConfig, *, progress: bool = True,
     are NaN in every fold and says in a footnote why cells are NaN),
     ``config.toml`` (the configuration, package version and resolved options;
     written when the folds start, so that an interrupted run can be rerun from it,
-    and again at the end with where each model ran) and the figures (with
-    ``predictions.csv`` and, with nulls, ``cge_curve.csv``: the data they show).
+    and again at the end with where each model ran) and the figures
+    (``connectomes.png``, ``scatter.png``, ``brain.png``: the best model's
+    out-of-fold predicted connectome next to the observed one on a glass brain,
+    ``metrics.png`` and, with nulls, ``cge_distance.png``; see
+    :func:`skconn.plotting.write_result_figures`), with ``predictions.csv`` and,
+    with nulls, ``cge_curve.csv``: the data they show.
 
     ``fingerprint.txt`` (:meth:`BenchmarkConfig.fingerprint`) and ``dataset.txt``
     (:func:`dataset_fingerprint` of the data, after dropping unsampled regions)

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._brain import plot_brain_connectomes
+
 __all__ = [
     "pairs_to_matrix",
     "plot_metric_bars",
@@ -51,7 +53,7 @@ def pairs_to_matrix(pairs: np.ndarray, values: np.ndarray, n_regions: int) -> np
 
 
 def plot_predicted_connectomes(true_fc: np.ndarray, predicted: dict[str, np.ndarray], *,
-                               order: np.ndarray | None = None):
+                               order: np.ndarray | None = None, regions=None):
     """True connectivity next to each model's predicted (R, R) matrix.
 
     Parameters
@@ -60,11 +62,24 @@ def plot_predicted_connectomes(true_fc: np.ndarray, predicted: dict[str, np.ndar
     predicted : dict of str to ndarray of shape (R, R)
         NaN where a model made no prediction (e.g. train-test cross pairs).
     order : ndarray of shape (R,), default=None
-        Region order for display (e.g. by hemisphere, then network).
+        Region order for display: the matrices are drawn as
+        ``matrix[np.ix_(order, order)]``. None orders the regions by
+        hemisphere, then network (:func:`region_order` of ``regions``) when
+        ``regions`` is given, and keeps the rows' order otherwise. An order
+        given here is used as it is, with or without ``regions``.
+    regions : Connectome, RegionPairs or pandas.DataFrame, default=None
+        The regions in the order of the matrices' rows (a region table with
+        ``hemisphere`` and ``x``, ``y``, ``z``; Schaefer labels or a
+        ``network`` column add the networks), used for the default order.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    See Also
+    --------
+    region_order : The default order when ``regions`` is given.
+    plot_ordered_connectomes : The same matrices with the group boundaries drawn and named.
 
     Examples
     --------
@@ -74,8 +89,32 @@ def plot_predicted_connectomes(true_fc: np.ndarray, predicted: dict[str, np.ndar
     >>> fig = plot_predicted_connectomes(fc, {"model": fc * 0.5})
     >>> len(fig.axes)
     3
+
+    With the region table, left-hemisphere regions come first:
+
+    >>> from skconn.datasets import make_toy_connectome
+    >>> c = make_toy_connectome(6, 4)
+    >>> fig = plot_predicted_connectomes(c.connectivity, {"model": c.connectivity},
+    ...                                  regions=c)
+    >>> shown = fig.axes[0].get_images()[0].get_array()
+    >>> bool(np.allclose(shown[0, 1], c.connectivity[0, 2]))
+    True
     """
-    order = np.arange(true_fc.shape[0]) if order is None else np.asarray(order)
+    true_fc = np.asarray(true_fc, dtype=float)
+    n = true_fc.shape[0]
+    if order is not None:
+        order = np.asarray(order)
+    elif regions is not None:
+        from ._brain import region_order
+
+        order = region_order(regions)
+        if len(order) != n:
+            raise ValueError(
+                f"regions has {len(order)} regions but true_fc is {true_fc.shape}: "
+                "give the regions of the matrices' rows"
+            )
+    else:
+        order = np.arange(n)
     panels = {"true": true_fc, **predicted}
     fig, axes = _figure(len(panels))
     off = ~np.eye(len(order), dtype=bool)
@@ -190,6 +229,20 @@ def plot_metric_bars(summary: pd.DataFrame, metrics: Sequence[str] = ("pearson_r
     return fig
 
 
+def _best_model(folds: pd.DataFrame, split) -> str:
+    """The model with the highest mean ``pearson_r`` on the observed data of ``split``.
+
+    Every repeat and fold of that split counts; ties go to the model listed first.
+    """
+    rows = folds[(folds["split"] == split)]
+    if "data" in rows:
+        rows = rows[rows["data"] == "observed"]
+    means = rows.groupby("model", sort=False)["pearson_r"].mean()
+    if means.isna().all():
+        return str(means.index[0])
+    return str(means.idxmax())
+
+
 def _save(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -204,11 +257,16 @@ def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
 
     ``connectomes.png`` (true vs predicted matrices, regions ordered by test fold so
     that each fold's predictions form a diagonal block; data ``predictions.csv``, with
-    columns split, repeat, fold and data) and ``scatter.png`` use the first split's
-    first repeat (true data), and say so in their titles; ``metrics.png`` shows the
-    observed and spin-null bars of every split over every repeat and fold (data
-    ``summary.csv``). The job writes ``cge_distance.png`` (data ``cge_curve.csv``)
-    when it draws its nulls.
+    columns split, repeat, fold and data), ``scatter.png`` and ``brain.png`` use the
+    first split's first repeat (true data), and say so in their titles.
+    ``brain.png`` draws on a glass brain (:func:`plot_brain_connectomes`, the
+    strongest 2 % of edges, nodes at the region centroids) the observed connectivity
+    next to the out-of-fold predicted connectome of the best model: the highest mean
+    ``pearson_r`` on the observed data of the first split, over all its repeats and
+    folds. Both panels show the test pairs only (pairs between two test folds have
+    no prediction). ``metrics.png`` shows the observed and spin-null bars of every
+    split over every repeat and fold (data ``summary.csv``). The job writes
+    ``cge_distance.png`` (data ``cge_curve.csv``) when it draws its nulls.
 
     Returns
     -------
@@ -270,6 +328,16 @@ def write_result_figures(out, folds: pd.DataFrame, connectome) -> list[Path]:
     fig.tight_layout()
     fig.suptitle(f"Test pairs ({shown})", y=1.02)
     path = out / "scatter.png"
+    _save(fig, path)
+    written.append(path)
+
+    best = _best_model(folds, split)
+    # smaller nodes on finer atlases, so that the edges stay visible at 400 regions
+    fig = plot_brain_connectomes(X, true_fc, {best: matrices[best]},
+                                 node_size=float(np.clip(2000 / n, 4, 20)))
+    fig.suptitle(f"Best model by mean pearson_r: {best}, out-of-fold predictions ({shown})",
+                 y=1.05)
+    path = out / "brain.png"
     _save(fig, path)
     written.append(path)
 
