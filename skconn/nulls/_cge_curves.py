@@ -9,6 +9,8 @@ import numpy as np
 from joblib import Parallel, delayed
 from numpy.polynomial import polynomial as P
 
+from .._validation import Interval, validate_params
+
 __all__ = [
     "CURVE_PARAMETERS",
     "DistanceBins",
@@ -32,14 +34,6 @@ def _as_float_array(values, name: str) -> np.ndarray:
         return np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be numeric: {exc}") from None
-
-
-def _check_positive_int(value, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}")
-    return int(value)
 
 
 def _check_curves(centers, means) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -139,6 +133,10 @@ class DistanceBins:
         return sums / self.counts
 
 
+@validate_params(
+    {"bin_size": [Interval(numbers.Real, 0, None, closed="neither")]},
+    prefer_skip_nested_validation=True,
+)
 def cge_distance_curve(cge, distances, bin_size=5.0):
     """Mean correlated gene expression per distance bin.
 
@@ -198,6 +196,11 @@ def _exp_fit_at(lam, d, Y):
     return a, np.einsum("sb,sb->s", r, r)
 
 
+@validate_params(
+    {"n_grid": [Interval(numbers.Integral, 2, None, closed="left")],
+     "n_refine": [Interval(numbers.Integral, 0, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def fit_exponential(centers, means, *, n_grid=120, n_refine=40):
     """Least-squares fit of ``SA_inf + (1 - SA_inf) exp(-d / SA_lambda)`` to many curves.
 
@@ -239,8 +242,7 @@ def fit_exponential(centers, means, *, n_grid=120, n_refine=40):
     (20.0, 0.3)
     """
     d, Y, single = _check_curves(centers, means)
-    n_grid = _check_positive_int(n_grid, "n_grid", 2)
-    n_refine = _check_positive_int(n_refine, "n_refine", 0)
+    n_grid, n_refine = int(n_grid), int(n_refine)
     grid = np.geomspace(0.1, _LAMBDA_MAX, n_grid)
     E = np.exp(-d[None, :] / grid[:, None])  # (L, B)
     W = 1.0 - E
@@ -324,6 +326,12 @@ def _curve_block(cge, bins, perms):
     return curve_parameters(bins.centers, bins.means(cge, perms))
 
 
+@validate_params(
+    {"bin_size": [Interval(numbers.Real, 0, None, closed="neither")],
+     "n_jobs": [numbers.Integral, None],
+     "batch_size": [Interval(numbers.Integral, 1, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def spun_cge_curves(cge, distances, perms, *, bin_size=5.0, n_jobs=None, batch_size=256):
     """Curve parameters of the CGE of every spun map.
 
@@ -363,7 +371,7 @@ def spun_cge_curves(cge, distances, perms, *, bin_size=5.0, n_jobs=None, batch_s
             f"cge and distances must have the same shape, got {cge.shape} and "
             f"{np.shape(distances)}"
         )
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    batch_size = int(batch_size)
     perms = np.asarray(perms)
     n = cge.shape[0]
     if perms.ndim != 2 or perms.shape[1] != n:

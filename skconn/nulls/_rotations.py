@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from .._arguments import check_random_state
+from .._validation import Interval, validate_params
 
 __all__ = ["mirror_rotations", "random_rotations"]
 
@@ -14,6 +15,11 @@ __all__ = ["mirror_rotations", "random_rotations"]
 _REFLECT = np.diag([-1.0, 1.0, 1.0])
 
 
+@validate_params(
+    {"n_rotations": [Interval(numbers.Integral, 0, None, closed="left")],
+     "random_state": ["random_state"]},
+    prefer_skip_nested_validation=True,
+)
 def random_rotations(n_rotations, random_state=None) -> np.ndarray:
     """Draw uniformly distributed 3-D rotation matrices.
 
@@ -52,11 +58,7 @@ def random_rotations(n_rotations, random_state=None) -> np.ndarray:
     >>> np.allclose(R @ R.transpose(0, 2, 1), np.eye(3)), np.allclose(np.linalg.det(R), 1)
     (True, True)
     """
-    if not isinstance(n_rotations, numbers.Integral) or isinstance(n_rotations, bool):
-        raise TypeError(f"n_rotations must be an integer, got {n_rotations!r}")
     n = int(n_rotations)
-    if n < 0:
-        raise ValueError(f"n_rotations must be >= 0, got {n_rotations!r}")
     rs = check_random_state(random_state)
     draws = rs.normal(size=(n, 3, 3))
     return _rotations_from_normals(draws)

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._arguments import check_random_state
 from .._persistence import VersionedStateMixin
-from .._validation import Interval, StrOptions, validate_own_params
+from .._validation import Interval, StrOptions, validate_own_params, validate_params
 from ._assign import METHODS, assign_rotated
 from ._rotations import _rotations_from_normals, mirror_rotations
 
@@ -258,6 +258,17 @@ def spin_permutations(
     return out, cost_out, rot_out
 
 
+@validate_params(
+    {
+        "n_rotate": [Interval(numbers.Integral, 1, None, closed="left")],
+        "check_duplicates": ["boolean"],
+        "method": [StrOptions(set(METHODS))],
+        "seed": ["random_state"],
+        "return_cost": ["boolean"],
+        "n_jobs": [numbers.Integral, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def gen_spinsamples(
     coords,
     hemiid,

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from .._arguments import check_random_state
+from .._validation import Interval, StrOptions, validate_params
 from ..datasets._connectome import Connectome
+from ._assign import METHODS
 from ._spins import check_coords, check_hemiid, sphere_coords, spin_permutations
 
 __all__ = ["hemisphere_ids", "subcortical_spins", "whole_brain_spins"]
@@ -136,6 +138,16 @@ def subcortical_spins(
     return perms, cost
 
 
+@validate_params(
+    {
+        "n_spins": [Interval(numbers.Integral, 1, None, closed="left")],
+        "method": [StrOptions(set(METHODS))],
+        "subcortical_center": [StrOptions(set(_CENTERS))],
+        "random_state": ["random_state"],
+        "n_jobs": [numbers.Integral, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def whole_brain_spins(
     connectome,
     n_spins,
@@ -184,12 +196,6 @@ def whole_brain_spins(
     >>> perms.shape
     (4, 12)
     """
-    if not isinstance(n_spins, numbers.Integral) or isinstance(n_spins, bool) or n_spins < 1:
-        raise ValueError(f"n_spins must be a positive integer, got {n_spins!r}")
-    if subcortical_center not in _CENTERS:  # also when there is no subcortex to spin
-        raise ValueError(
-            f"subcortical_center must be one of {_CENTERS}, got {subcortical_center!r}"
-        )
     regions = connectome.regions if isinstance(connectome, Connectome) else connectome
     if not isinstance(regions, pd.DataFrame):
         raise TypeError(f"connectome must be a Connectome or a region table, got {type(regions)}")
