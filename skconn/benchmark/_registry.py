@@ -18,7 +18,8 @@ from sklearn.pipeline import Pipeline
 from ..metrics import pearson_scorer
 from ..model_selection import RandomRegionSplit, SpatialRegionSplit
 
-__all__ = ["MODELS", "SPLITS", "ModelSpec", "make_model", "resolved_params"]
+__all__ = ["MODELS", "SPLITS", "ModelSpec", "make_model", "neural_device", "ran_on",
+           "resolved_params"]
 
 
 @dataclass
@@ -234,14 +235,27 @@ def with_search(model, name, search, split, inner_folds, n_iter, seed, variants=
                               random_state=seed, error_score="raise")
 
 
-def ran_on(model) -> str:
-    """Where a fitted model ran: "cpu", or a neural model's device, "+bf16" under autocast."""
+def _neural_net(model):
+    """The neural net inside a model (its search, its pipeline), or None."""
+    model = getattr(model, "estimator", model)  # an inner search's estimator
     if isinstance(model, Pipeline):
         model = model[-1]
-    if not hasattr(model, "_autocast_enabled"):
+    return model if hasattr(model, "_autocast_enabled") else None
+
+
+def neural_device(model) -> str | None:
+    """The device a model's neural net is set to (``"auto"`` kept), None for the others."""
+    net = _neural_net(model)
+    return None if net is None else net.device
+
+
+def ran_on(model) -> str:
+    """Where a fitted model ran: "cpu", or a neural model's device, "+bf16" under autocast."""
+    net = _neural_net(model)
+    if net is None:
         return "cpu"
     import torch
 
-    kind = torch.device(model.device).type
-    return kind + ("+bf16" if model._autocast_enabled() else "")
+    kind = torch.device(net.device).type
+    return kind + ("+bf16" if net._autocast_enabled() else "")
 

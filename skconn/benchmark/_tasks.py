@@ -5,6 +5,12 @@ Words: a *model variant* is a user's named change of a model family (``--variant
 :func:`skconn.pairs.make_pairs` ``(nulls=...)``: copy 0 the observed expression, copy
 ``1 + k`` null ``k``. :func:`data_variants` is the one place that says which data each
 repeat is scored on; a new kind of null adds its kind there.
+
+Neural folds on one CUDA device from several workers (``n_jobs``) share its memory:
+each worker is limited to 0.9 / ``n_jobs`` of it
+(:func:`~skconn.models._shared_device.share_device_memory`) and returns its cached
+blocks after each fold, so a fold that needs more than its share fails at once with
+a message that names the remedy, and the folds already finished are kept.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import json
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline
 
@@ -25,7 +33,7 @@ from ..exceptions import NearIdentityNullWarning
 from ..metrics import score_report
 from ..pairs import RegionPairs, make_pairs
 from ..preprocessing import RegionImputer
-from ._registry import SPLITS, make_model, ran_on, with_search
+from ._registry import SPLITS, make_model, neural_device, ran_on, with_search
 
 __all__ = ["DATA_KINDS", "OBSERVED", "SPIN_NULL", "FoldTask", "data_variants", "fold_model",
            "fold_pairs", "make_tasks", "run_fold"]
@@ -84,6 +92,8 @@ class FoldTask:
     test: np.ndarray = field(repr=False)
     X: RegionPairs = field(repr=False)
     y: np.ndarray = field(repr=False)
+    #: processes running folds at once (``n_jobs``): neural folds on CUDA share its memory
+    workers: int = 1
 
     @property
     def key(self) -> str:
@@ -129,6 +139,7 @@ def make_tasks(connectome: Connectome, config: BenchmarkConfig,
     X, y = fold_pairs(connectome, config, nulls)
     n_base = len(X) // X.n_variants  # pairs per data variant (RegionPairs' word)
     base = X[:n_base]
+    workers = effective_n_jobs(config.n_jobs)
     for split in config.splits:
         for repeat in range(config.repeats):
             seed = config.seed + repeat
@@ -141,7 +152,7 @@ def make_tasks(connectome: Connectome, config: BenchmarkConfig,
                             model_name=name, split=split, repeat=repeat, fold=fold, seed=seed,
                             data=kind, data_variant=data_variant, dataset=connectome.name,
                             model=model, train=train + data_variant * n_base,
-                            test=test + data_variant * n_base, X=X, y=y,
+                            test=test + data_variant * n_base, X=X, y=y, workers=workers,
                         )
 
 
@@ -152,10 +163,11 @@ def run_fold(task: FoldTask) -> tuple[dict, dict]:
     ``y_true``, ``y_pred``).
     """
     X, y, train, test = task.X, task.y, task.train, task.test
-    start = time.perf_counter()
-    fitted = clone(task.model).fit(X[train], y[train])
-    fit_time = time.perf_counter() - start
-    pred = fitted.predict(X[test])
+    with _device_share(task, neural_device(task.model)):
+        start = time.perf_counter()
+        fitted = clone(task.model).fit(X[train], y[train])
+        fit_time = time.perf_counter() - start
+        pred = fitted.predict(X[test])
     report = score_report(y[test], pred, X[test])
     params = {k.removeprefix("model__"): v
               for k, v in getattr(fitted, "best_params_", {}).items()}
@@ -164,3 +176,31 @@ def run_fold(task: FoldTask) -> tuple[dict, dict]:
            "device": ran_on(getattr(fitted, "best_estimator_", fitted))}
     predictions = {"pairs": X.pairs[test], "y_true": y[test], "y_pred": pred}
     return row, predictions
+
+
+@contextmanager
+def _device_share(task: FoldTask, device: str | None):
+    """Run a fold within its worker's share of a CUDA device (neural models only);
+    running out of it names the fold and the remedy."""
+    if device is None:  # closed-form models: no torch, no CUDA context
+        yield
+        return
+    from ..models._shared_device import release_device_memory, share_device_memory
+
+    fraction = share_device_memory(device, task.workers) if task.workers > 1 else None
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__name__ != "OutOfMemoryError":
+            raise
+        share = (f" with {task.workers} workers sharing the device ({fraction:.0%} of its "
+                 "memory each)" if fraction else "")
+        raise RuntimeError(
+            f"fold {task.key} ran out of GPU memory{share}: run fewer folds at once "
+            "(--n-jobs) or give the model less to hold (module__checkpoint=True, "
+            "batching='region_blocks', a smaller batch_size); the folds already finished "
+            "are kept, and the same command resumes"
+        ) from exc
+    finally:
+        if fraction is not None:
+            release_device_memory(device)

@@ -1,7 +1,7 @@
 """Estimators of region-pair connectivity (one module per model family).
 
 The neural models (:class:`PairMLPRegressor`, :class:`SMTRegressor`) and
-:class:`TargetAugmentation` import torch, so they load on first access: the
+:class:`TargetAugmentation`, :class:`SharedDevice` import torch, so they load on first access: the
 closed-form models stay quick to import.
 """
 
@@ -16,6 +16,7 @@ from .pls import PLSBilinearRegressor
 _LAZY = {
     "PairMLPRegressor": ".mlp",
     "SMTRegressor": ".smt",
+    "SharedDevice": "._shared_device",
     "TargetAugmentation": "._augment",
 }
 
@@ -27,6 +28,7 @@ __all__ = [
     "PLSBilinearRegressor",
     "PairMLPRegressor",
     "SMTRegressor",
+    "SharedDevice",
     "TargetAugmentation",
 ]
 

@@ -53,7 +53,10 @@ def shared_parameters_doc(cls) -> str:
         How training batches are drawn: uniformly shuffled pairs, or all pairs
         between two random blocks of regions per batch (fewer distinct regions
         per batch: cheaper for region encoders such as SMT, each batch touching
-        ~2√(batch_size/2) regions).
+        ~2√(batch_size/2) regions). It pays on large atlases only: at ~100
+        parcels a random batch already encodes each training region once, and
+        blocks cut an epoch into more, smaller steps (1.1–2.1× slower fits on
+        the CPU, accuracy within the fold noise; benchmarks/RESULTS.md).
     refit_all : bool, default=False
         After training with the validation split, retrain from the same
         initial weights (saved, so for any ``random_state``; only the output

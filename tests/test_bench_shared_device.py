@@ -1,0 +1,30 @@
+"""benchmarks/bench_shared_device.py: several fits in joblib workers, each with its share."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import _dataset_path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_shared_device.py"
+
+
+def test_quick_run_emits_one_record_per_worker_count(capsys):
+    data = _dataset_path("hcp_schaefer100").parent
+    spec = importlib.util.spec_from_file_location("bench_shared_device", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--quick", "--device", "cpu", "--fits-per-worker", "1",
+                       "--data-dir", str(data)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["workers"] for r in records] == [1, 2]
+    assert [r["fits"] for r in records] == [1, 2]
+    for r in records:
+        assert r["benchmark"] == "shared_device" and r["device"] == "cpu"
+        assert r["pairs_per_s"] > 0 and r["peak_mb_per_fit"] > 0
+        assert r["memory_fraction"] is None  # off CUDA the share is not set
+    assert records[0]["speedup"] == 1.0
+    assert records[1]["speedup"] == pytest.approx(
+        records[1]["pairs_per_s"] / records[0]["pairs_per_s"], rel=0.01)
