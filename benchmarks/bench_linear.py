@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -38,6 +37,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _reference as ref
+from _common import default_data_dir
 
 from skconn.datasets import load_connectome
 from skconn.model_selection import RandomRegionSplit, SpatialRegionSplit
@@ -54,14 +54,6 @@ MODELS = ("exp_decay", "connectome_model", "pls_bilinear", "low_rank")
 SEEDS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 42)
 QUICK_SEEDS = (1, 42)
 N_SPLITS = 4
-
-
-def default_data_dir() -> Path:
-    """``$SKCONN_SHARED_DATA``, else ``<repo>/../shared/data`` next to this script's repo."""
-    env = os.environ.get("SKCONN_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def _low_rank_factory():

@@ -41,8 +41,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
-import resource
 import subprocess
 import sys
 import time
@@ -51,6 +49,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import default_data_dir, peak_rss_mb
 
 from skconn.datasets import Connectome, load_connectome
 from skconn.model_selection import RandomRegionSplit, SpatialRegionSplit
@@ -62,11 +64,6 @@ from skconn.models.smt import SMTModule, SMTRegressor
 from skconn.pairs import make_pairs
 
 PAPER_REGIONS, PAPER_GENES = 456, 7380
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("SKCONN_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def emit(record: dict) -> None:
@@ -223,24 +220,12 @@ class _StopAfter:
         return Stop()
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process (VmHWM: reset by exec, unlike ru_maxrss)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def peak_memory_child(device, steps, compile_, mode):
     """Run in a fresh process: fit on the paper-shaped input, report peak memory."""
     connectome = paper_shaped()
     X, y = make_pairs(connectome)
     del connectome
-    base_rss = _peak_rss_mb()
+    base_rss = peak_rss_mb()
     on_cuda = torch.device(resolve_device(device)).type == "cuda"
     if on_cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -263,7 +248,7 @@ def peak_memory_child(device, steps, compile_, mode):
         "mode": mode,
         "fit_steps": steps,
         "seconds": round(seconds, 1),
-        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "rss_before_fit_mb": round(base_rss, 1),
         "dense_pair_matrix_mb": round(len(X) * 2 * PAPER_GENES * 4 / 2**20, 1),
     }

@@ -40,6 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import default_data_dir
+
 CASES = ("vasa_spins", "cge_matched_spins", "spin_test_cm")
 SIZES = {
     # case: (quick, full) sizes; the reference subset is timed and scaled
@@ -47,13 +51,6 @@ SIZES = {
     "cge_matched_spins": ((2000, 40), (10_000, 200)),
     "spin_test_cm": ((1000, 10), (10_000, 40)),
 }
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("SKCONN_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _traced_peak_mb(fn) -> float:

@@ -39,24 +39,15 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import default_data_dir, peak_rss_mb
+
 from skconn.datasets import load_connectome
 from skconn.models import SharedDevice
 from skconn.models._net_state import resolve_device
 from skconn.models.smt import SMTRegressor
 from skconn.pairs import make_pairs
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("SKCONN_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def _peak_rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def one_fit(X, y, seed: int, device: str, workers: int, params: dict,
@@ -69,7 +60,7 @@ def one_fit(X, y, seed: int, device: str, workers: int, params: dict,
     net = SMTRegressor(device=device, random_state=seed, validation_fraction=None,
                        callbacks=[("share", SharedDevice(n_workers=workers))], **params)
     net.fit(X, y)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else _peak_rss_mb()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mb()
     epochs = len(net.history)
     return len(X) * epochs, dict(net.callbacks_)["share"].memory_fraction_, peak
 
