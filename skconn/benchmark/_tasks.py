@@ -185,14 +185,14 @@ def _device_share(task: FoldTask, device: str | None):
     if device is None:  # closed-form models: no torch, no CUDA context
         yield
         return
+    import torch
+
     from ..models._shared_device import release_device_memory, share_device_memory
 
     fraction = share_device_memory(device, task.workers) if task.workers > 1 else None
     try:
         yield
-    except Exception as exc:
-        if type(exc).__name__ != "OutOfMemoryError":
-            raise
+    except torch.cuda.OutOfMemoryError as exc:
         share = (f" with {task.workers} workers sharing the device ({fraction:.0%} of its "
                  "memory each)" if fraction else "")
         raise RuntimeError(
