@@ -39,15 +39,25 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import default_data_dir, peak_rss_mb
-
 from skconn.datasets import load_connectome
 from skconn.models import SharedDevice
 from skconn.models._net_state import resolve_device
 from skconn.models.smt import SMTRegressor
 from skconn.pairs import make_pairs
+
+try:  # joblib >= 1.5 uses the cloudpickle package, older joblib a vendored copy
+    from cloudpickle import register_pickle_by_value
+except ImportError:  # pragma: no cover
+    from joblib.externals.cloudpickle import register_pickle_by_value
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common
+from _common import default_data_dir, peak_rss_mb
+
+# workers of a reused loky pool may predate the sys.path entry above: send the
+# helpers by value, not as a reference to a module they cannot import
+register_pickle_by_value(_common)
 
 
 def one_fit(X, y, seed: int, device: str, workers: int, params: dict,
