@@ -2,17 +2,27 @@
 
 import importlib.util
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
+from joblib import Parallel, delayed
+from joblib.externals.loky import get_reusable_executor
 
 from .conftest import _dataset_path
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_shared_device.py"
 
 
-def test_quick_run_emits_one_record_per_worker_count(capsys):
+def test_quick_run_emits_one_record_per_worker_count(capsys, monkeypatch):
     data = _dataset_path("hcp_schaefer100").parent
+    # a worker pool started before the script puts benchmarks/ on sys.path, as an
+    # earlier test in the suite may leave one: the workers must still run the fits
+    monkeypatch.setattr(sys, "path", [p for p in sys.path
+                                      if Path(p).resolve() != BENCH.parent])
+    get_reusable_executor().shutdown(wait=True)
+    Parallel(n_jobs=2)(delayed(os.getpid)() for _ in range(2))
     spec = importlib.util.spec_from_file_location("bench_shared_device", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
