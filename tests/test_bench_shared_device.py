@@ -36,5 +36,6 @@ def test_quick_run_emits_one_record_per_worker_count(capsys, monkeypatch):
         assert r["pairs_per_s"] > 0 and r["peak_mb_per_fit"] > 0
         assert r["memory_fraction"] is None  # off CUDA the share is not set
     assert records[0]["speedup"] == 1.0
+    # speedup is rounded to 2 decimals, so it may be off the ratio by 0.005
     assert records[1]["speedup"] == pytest.approx(
-        records[1]["pairs_per_s"] / records[0]["pairs_per_s"], rel=0.01)
+        records[1]["pairs_per_s"] / records[0]["pairs_per_s"], abs=0.006)
