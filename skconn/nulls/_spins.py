@@ -144,11 +144,6 @@ def _spin_blocks(coords, hemiid, rotations, method, n_jobs, batch_size=512):
         yield rots, perms, cost
 
 
-def _check_method(method):
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-
-
 def _check_rotations(rotations):
     arr = np.asarray(rotations, dtype=float)
     if arr.ndim == 2:
@@ -185,7 +180,8 @@ def spin_permutations(
     ``out`` and ``index`` let a caller write the spins of a subset of regions
     straight into a larger permutation array (``out[k, index] = index[perm]``),
     and ``sum_cost`` keeps one summed cost per spin, so memory stays at the
-    permutation array however many spins are drawn.
+    permutation array however many spins are drawn. ``n_rotate`` and ``method``
+    are validated by the public callers (``validate_params`` / ``_parameter_constraints``).
 
     Returns
     -------
@@ -197,12 +193,9 @@ def spin_permutations(
     coords = check_coords(coords)
     N = len(coords)
     hemiid = check_hemiid(hemiid, N)
-    _check_method(method)
     if rotations is not None:
         draws = _check_rotations(rotations)
         n_rotate = len(draws)
-    elif not isinstance(n_rotate, numbers.Integral) or isinstance(n_rotate, bool) or n_rotate < 1:
-        raise ValueError(f"n_rotate must be a positive integer, got {n_rotate!r}")
     index = np.arange(N) if index is None else np.asarray(index, dtype=np.intp)
     if out is None:
         out = np.empty((n_rotate, N), dtype=np.intp)

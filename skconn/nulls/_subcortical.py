@@ -55,8 +55,6 @@ def hemisphere_ids(regions) -> np.ndarray:
 
 def _centred(coords, hemiid, center):
     """Coordinates about each side's centroid, or as given for ``center="origin"``."""
-    if center not in _CENTERS:
-        raise ValueError(f"center must be one of {_CENTERS}, got {center!r}")
     centred = coords.copy()
     if center == "centroid":
         for h in (0, 1):
@@ -66,6 +64,16 @@ def _centred(coords, hemiid, center):
     return centred
 
 
+@validate_params(
+    {
+        "n_rotate": [Interval(numbers.Integral, 1, None, closed="left")],
+        "center": [StrOptions(set(_CENTERS))],
+        "method": [StrOptions(set(METHODS))],
+        "random_state": ["random_state"],
+        "n_jobs": [numbers.Integral, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def subcortical_spins(
     coords,
     hemiid,

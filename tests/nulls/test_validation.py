@@ -12,6 +12,7 @@ from skconn.nulls import (
     gen_spinsamples,
     random_rotations,
     spun_cge_curves,
+    subcortical_spins,
     whole_brain_spins,
 )
 
@@ -25,6 +26,7 @@ def _call(name, **bad):
     calls = {
         "random_rotations": lambda: random_rotations(**{"n_rotations": 2, **bad}),
         "gen_spinsamples": lambda: gen_spinsamples(coords, hemi, **{"n_rotate": 2, **bad}),
+        "subcortical_spins": lambda: subcortical_spins(coords, hemi, **{"n_rotate": 2, **bad}),
         "whole_brain_spins": lambda: whole_brain_spins(_TOY, **{"n_spins": 2, **bad}),
         "cge_distance_curve": lambda: cge_distance_curve(cge, dist, **bad),
         "fit_exponential": lambda: fit_exponential(_D, np.exp(-_D / 20), **bad),
@@ -40,6 +42,9 @@ def _call(name, **bad):
     ("gen_spinsamples", {"n_rotate": 0}),
     ("gen_spinsamples", {"method": "nearest"}),
     ("gen_spinsamples", {"check_duplicates": "yes"}),
+    ("subcortical_spins", {"n_rotate": 0}),
+    ("subcortical_spins", {"center": "middle"}),
+    ("subcortical_spins", {"method": "greedy"}),
     ("whole_brain_spins", {"n_spins": 0}),
     ("whole_brain_spins", {"subcortical_center": "middle"}),
     ("whole_brain_spins", {"method": "greedy"}),
@@ -56,7 +61,8 @@ def test_bad_scalar_arguments_are_named(name, bad):
         _call(name, **bad)
 
 
-@pytest.mark.parametrize("name", ["random_rotations", "gen_spinsamples", "whole_brain_spins",
-                                  "cge_distance_curve", "fit_exponential", "spun_cge_curves"])
+@pytest.mark.parametrize("name", ["random_rotations", "gen_spinsamples", "subcortical_spins",
+                                  "whole_brain_spins", "cge_distance_curve", "fit_exponential",
+                                  "spun_cge_curves"])
 def test_good_arguments_still_run(name):
     assert _call(name) is not None
