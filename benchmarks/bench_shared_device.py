@@ -45,7 +45,7 @@ from skconn.models._net_state import resolve_device
 from skconn.models.smt import SMTRegressor
 from skconn.pairs import make_pairs
 
-try:  # joblib >= 1.5 uses the cloudpickle package, older joblib a vendored copy
+try:  # newer joblib depends on the cloudpickle package, older releases vendor a copy
     from cloudpickle import register_pickle_by_value
 except ImportError:  # pragma: no cover
     from joblib.externals.cloudpickle import register_pickle_by_value
